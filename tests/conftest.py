@@ -1,0 +1,31 @@
+"""Shared fixtures: the notebook's own functions, loaded from its code cells."""
+
+import json
+import pathlib
+
+import pytest
+
+NOTEBOOK = pathlib.Path(__file__).resolve().parent.parent / "Gradient_Checking.ipynb"
+
+
+def code_cells():
+    """Sources of the notebook's code cells, in order."""
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+@pytest.fixture(scope="session")
+def notebook():
+    """Namespace holding the notebook's imports and every function it defines.
+
+    Only the imports cell and cells that define functions run, so the fixture
+    is fast and does not depend on the notebook's demonstrations.
+    """
+    namespace = {}
+    sources = code_cells()
+    imports = "\n".join(line for line in sources[0].splitlines() if not line.startswith("%"))
+    exec(compile(imports, "<notebook imports>", "exec"), namespace)
+    for source in sources[1:]:
+        if any(line.startswith("def ") for line in source.splitlines()):
+            exec(compile(source, "<notebook cell>", "exec"), namespace)
+    return namespace

@@ -1,0 +1,74 @@
+"""The stored notebook: freshly executed, deterministic, and its prose matches its outputs."""
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import NOTEBOOK
+
+CELLS = json.loads(NOTEBOOK.read_text())["cells"]
+CODE = [c for c in CELLS if c["cell_type"] == "code"]
+
+
+def text(cell):
+    return "".join(cell["source"])
+
+
+def stdout(cell):
+    return "".join("".join(o["text"]) for o in cell["outputs"] if o.get("name") == "stdout")
+
+
+def test_notebook_is_freshly_executed_top_to_bottom():
+    assert [c["execution_count"] for c in CODE] == list(range(1, len(CODE) + 1))
+
+
+def test_kernelspec_is_python3():
+    assert json.loads(NOTEBOOK.read_text())["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_outputs_hold_nothing_machine_specific():
+    outputs = json.dumps([c["outputs"] for c in CODE])
+    for pattern in [r"/(work|root|tmp|home)/", r"ipykernel_\d+", r"\\u001b\[", r"0x[0-9a-f]{8,}",
+                    r'"name": "stderr"', r"np\.float64\(", r'"output_type": "error"']:
+        assert not re.search(pattern, outputs), pattern
+
+
+def expected_output_pairs():
+    """(code cell, expected block) for every markdown cell holding an **Expected output** block."""
+    pairs, last_code = [], None
+    for cell in CELLS:
+        if cell["cell_type"] == "code":
+            last_code = cell
+        elif "**Expected output**" in text(cell):
+            block = re.search(r"\*\*Expected output\*\*:?\s*```\n(.*?)```", text(cell), re.S)
+            pairs.append((last_code, block.group(1)))
+    return pairs
+
+
+@pytest.mark.parametrize("code, expected", expected_output_pairs())
+def test_expected_output_blocks_match_the_stored_output(code, expected):
+    assert stdout(code) == expected
+
+
+def test_there_are_expected_output_blocks_for_every_graded_function():
+    graded = [c for c in CODE if text(c).startswith("# GRADED FUNCTION")]
+    assert len(graded) == 4
+    assert len(expected_output_pairs()) >= len(graded)
+
+
+def test_every_image_the_prose_uses_exists():
+    root = NOTEBOOK.parent
+    images = [m for c in CELLS if c["cell_type"] == "markdown"
+              for m in re.findall(r"\]\((images/[^)]+)\)", text(c))]
+    assert images
+    for path in images:
+        assert (root / path).is_file(), path
+
+
+def test_graded_solutions_sit_between_markers_and_are_short():
+    for cell in CODE:
+        source = text(cell)
+        if source.startswith("# GRADED FUNCTION"):
+            start, end = source.index("# YOUR CODE STARTS HERE"), source.index("# YOUR CODE ENDS HERE")
+            assert start < end and len(source.splitlines()) <= 60
