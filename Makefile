@@ -22,9 +22,18 @@ test: lint
 	$(NBVAL) tests $(NB)
 	OPENBLAS_CORETYPE=Prescott $(NBVAL) $(NB)
 
+# The executed notebook, and an HTML copy that renders offline: figures embedded, equations
+# typeset by the MathJax that the jupyter-server-mathjax package ships, copied next to it.
+MATHJAX_URL := mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full
+
 run: $(VENV)/installed
 	mkdir -p build
 	$(PY) -m jupyter nbconvert --to notebook --execute --output-dir build $(NB)
+	cp -r images build/
+	$(PY) -m jupyter nbconvert --to html --embed-images --HTMLExporter.mathjax_url='$(MATHJAX_URL)' \
+		--output-dir build build/$(NB)
+	$(PY) -c "import jupyter_server_mathjax as m, pathlib, shutil; \
+		shutil.copytree(pathlib.Path(m.__file__).parent / 'static', 'build/mathjax', dirs_exist_ok=True)"
 
 lab: $(VENV)/installed
 	$(PY) -m jupyter lab $(NB)
