@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from gc_utils import check_gradients
+from testCases import gradient_check_n_test_case
 from tests.conftest import NOTEBOOK
 
 CELLS = json.loads(NOTEBOOK.read_text())["cells"]
@@ -72,3 +74,15 @@ def test_graded_solutions_sit_between_markers_and_are_short():
         if source.startswith("# GRADED FUNCTION"):
             start, end = source.index("# YOUR CODE STARTS HERE"), source.index("# YOUR CODE ENDS HERE")
             assert start < end and len(source.splitlines()) <= 60
+
+
+@pytest.mark.parametrize("backprop", ["backward_propagation_n", "backward_propagation_n_fixed"])
+def test_graded_loop_and_check_gradients_agree_on_the_course_case(notebook, backprop):
+    X, Y, parameters = gradient_check_n_test_case()
+    forward = notebook["forward_propagation_n"]
+    gradients = notebook[backprop](X, Y, forward(X, Y, parameters)[1])
+    epsilon = 1e-4  # the notebook's justified step: truncation-dominated, so both agree closely
+    loop = notebook["gradient_check_n"](parameters, gradients, X, Y, epsilon)
+    report = check_gradients(lambda p: forward(X, Y, p)[0], parameters, gradients, epsilon=epsilon)
+    assert report.difference == pytest.approx(loop, rel=1e-3)
+    assert report.passed == (loop < 1e-7)
