@@ -27,6 +27,7 @@ KINK_TOL = 2.0  # subgradient interval widened by this multiple of the one-sided
 DIRECTIONS = 2  # random directions per tensor in method="directional"
 MAX_FOUND = 10  # bisection stops after this many wrong entries per tensor
 PATTERN_RTOL = 1e-4  # "2.00 x the numerical gradient" must hold entrywise to this
+SHOWN_BELOW = 0.1  # reports show differences below this fraction of the threshold as a bound
 PATTERN_SHOWN = 3  # wrong entries listed in a pattern sentence
 KINKS_SHOWN = 5  # kinks listed in the text report
 BATCH_RTOL = 1e-12  # a batched cost must match single calls this closely to be trusted
@@ -189,7 +190,8 @@ class GradientCheckReport:
         lines = []
         for row in self.rows.values():
             shown = row.verdict != "ok" and row.worst_index is not None
-            lines.append([row.gradient, str(row.shape), _fmt_small(row.difference), row.verdict,
+            difference = _fmt_difference(row.difference, self.threshold)
+            lines.append([row.gradient, str(row.shape), difference, row.verdict,
                           str(row.worst_index) if shown else "-",
                           _fmt_value(row.analytic) if shown else "-",
                           _fmt_value(row.numeric) if shown else "-"])
@@ -1029,13 +1031,14 @@ def _finish(ctx, rows, difference, issues):
             reason = (f"the cost is not finite near `parameters`, so {issues['nonfinite']} "
                       "numerical derivatives could not be estimated")
         elif not difference < threshold:
-            reason = (f"difference {_fmt_small(difference)} >= threshold {threshold:.1e}, but "
+            reason = (f"difference {_fmt_difference(difference, threshold)} >= threshold "
+                      f"{threshold:.1e}, but "
                       f"every discrepancy is within the numerical uncertainty: {issues['cause']()}")
         else:
             verdict = "pass"
             kinks = issues.get("kinks", 0)
             reason = (f"every gradient agrees with the numerical one: difference "
-                      f"{_fmt_small(difference)} < threshold {threshold:.1e}"
+                      f"{_fmt_difference(difference, threshold)} (threshold {threshold:.1e})"
                       + (f"; {kinks} entries at kinks were left out, each a valid subgradient"
                          if kinks else ""))
     return _report(ctx, verdict, difference, rows, suspects, reason)
@@ -1066,9 +1069,14 @@ def _nondeterministic(spread):
             "trusted; seed it or draw with np.random")
 
 
-def _fmt_small(x):
-    """A round-off-sized number with 2 significant digits (stable across BLAS kernels)."""
-    return f"{x:.1e}"
+def _fmt_difference(x, threshold):
+    """Equation (2) for display, with 2 significant digits.
+
+    Far below the threshold it is round-off, whose digits change with the CPU's BLAS
+    kernel, so only the bound SHOWN_BELOW x threshold is shown: outputs stay identical.
+    """
+    bound = SHOWN_BELOW * threshold
+    return f"< {bound:.0e}" if x < bound else f"{x:.1e}"
 
 
 def _fmt_value(x):

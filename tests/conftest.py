@@ -1,5 +1,6 @@
 """Shared fixtures: the notebook's own functions, loaded from its code cells."""
 
+import ast
 import json
 import pathlib
 
@@ -18,14 +19,15 @@ def code_cells():
 def notebook():
     """Namespace holding the notebook's imports and every function it defines.
 
-    Only the imports cell and cells that define functions run, so the fixture
-    is fast and does not depend on the notebook's demonstrations.
+    Only the imports cell and the function definitions run, so the fixture is
+    fast and does not depend on the notebook's demonstrations.
     """
     namespace = {}
     sources = code_cells()
     imports = "\n".join(line for line in sources[0].splitlines() if not line.startswith("%"))
     exec(compile(imports, "<notebook imports>", "exec"), namespace)
     for source in sources[1:]:
-        if any(line.startswith("def ") for line in source.splitlines()):
-            exec(compile(source, "<notebook cell>", "exec"), namespace)
+        tree = ast.parse("\n".join(line for line in source.splitlines() if not line.startswith("%")))
+        tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
+        exec(compile(tree, "<notebook cell>", "exec"), namespace)
     return namespace
