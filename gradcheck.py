@@ -2,6 +2,7 @@
 
 import ctypes
 import html
+import itertools
 import numbers
 import warnings
 from dataclasses import dataclass, field
@@ -44,8 +45,9 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     ----------
     cost_fn : callable
         ``cost_fn(parameters) -> float`` (a 0-d or size-1 array is accepted). It
-        gets a fresh dict of fresh arrays at every call, so it may not keep or
-        mutate the caller's arrays. A cost written with ``@`` and axis=-1
+        gets a fresh dict of fresh arrays at every call (a batched call: views
+        into one buffer made for that call), so it may not keep or mutate the
+        caller's arrays. A cost written with ``@`` and axis=-1
         reductions may also take every parameter stacked as (B, *shape) and
         return shape (B,); see `batched`.
     parameters : dict of str -> ndarray of float64
@@ -120,7 +122,7 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
             evaluator = _Evaluator(cost_fn, layout, theta0, batched, random_state)
             J0 = evaluator.start(rng)
             context = _Context(evaluator, layout, theta0, grad, J0, method, epsilon,
-                               threshold, rng)
+                               threshold, rng, layout.any(~np.isfinite(grad)))
             if not np.isfinite(J0):
                 return _early_report(context, f"the cost at `parameters` is {J0}, "
                                      "so no derivative can be estimated")
@@ -289,6 +291,8 @@ def _validate(cost_fn, parameters, gradients, method, epsilon, threshold, seed, 
 
 def _float64_array(label, value):
     """Return `value` as an array, refusing anything but float64 (or wider) reals."""
+    if type(value) is np.ndarray and value.dtype == np.float64:
+        return value  # the common case, without the checks below
     value = np.asarray(value)
     kind = value.dtype.kind
     if kind in "biu":
@@ -322,12 +326,13 @@ class _Layout:
         self.names = list(parameters)
         self.shapes = [np.shape(v) for v in parameters.values()]
         sizes = [int(np.size(v)) for v in parameters.values()]
-        self.stops = np.cumsum(sizes)
-        self.starts = self.stops - sizes
-        self.n = int(self.stops[-1])
+        stops = list(itertools.accumulate(sizes))
+        starts = [stop - size for stop, size in zip(stops, sizes, strict=True)]
+        self.stops, self.starts = np.array(stops), np.array(starts)
+        self.n = stops[-1]
         self.count = len(sizes)
         self.owner = np.repeat(np.arange(self.count), sizes)  # tensor of each entry
-        self.slots = list(zip(self.names, self.shapes, self.starts, self.stops, strict=True))
+        self.slots = list(zip(self.names, self.shapes, starts, stops, strict=True))
 
     def any(self, mask, owner=None):
         """Per tensor: does `mask` hold for any of its entries (or items owned)?"""
@@ -364,12 +369,12 @@ class _GlobalRandom:
         try:
             if _LIVE_STATE[0] is not self.generator:
                 address = self.generator.ctypes.state_address  # {uint32 key[624]; int pos}
-                _LIVE_STATE[:] = [self.generator,
-                                  np.ctypeslib.as_array(_MT19937_STATE.from_address(address))]
+                _LIVE_STATE[:] = [self.generator, _MT19937_STATE.from_address(address)]
             live = _LIVE_STATE[1]
-            if (self.saved[0] == "MT19937" and np.array_equal(live[:624], self.saved[1])
-                    and live[624] == self.saved[2]):
-                self.live, self.snapshot, self.quiet = live, live.copy(), None
+            snapshot = bytes(live)  # compared as bytes: the fastest test for a change
+            if (self.saved[0] == "MT19937" and live[624] == self.saved[2]
+                    and snapshot[:-4] == np.asarray(self.saved[1], np.uint32).tobytes()):
+                self.live, self.snapshot, self.quiet = live, snapshot, None
         except (AttributeError, TypeError, ValueError):
             pass
 
@@ -386,7 +391,7 @@ class _GlobalRandom:
 
     def _moved(self):
         return (np.random.get_bit_generator() is not self.generator
-                or not np.array_equal(self.live, self.snapshot))
+                or bytes(self.live) != self.snapshot)
 
 
 class _Evaluator:
@@ -409,9 +414,14 @@ class _Evaluator:
         if self.mode is None and np.isfinite(self.J0):
             # A point away from theta0 in every entry, so that a cost mixing or
             # ignoring batch elements of any parameter shows it.
-            point = self.theta0 + PROBE_SCALE * np.maximum(1, np.abs(self.theta0)) * \
-                rng.standard_normal(self.layout.n)
-            values = self._try_batch(np.stack([point, self.theta0]))
+            point = np.abs(self.theta0)
+            np.maximum(point, 1, out=point)
+            point *= PROBE_SCALE
+            point *= rng.standard_normal(self.layout.n)
+            point += self.theta0
+            points = _tiled(point, 1, 1)
+            points[1] = self.theta0
+            values = self._try_batch(points)
             if values is not None and _agree(values[1], self.J0):
                 self.check = (point, values[0])
             else:
@@ -423,12 +433,13 @@ class _Evaluator:
         return self.J0
 
     def evaluate(self, rows, count, dtype=np.float64):
-        """Costs (count,) at the points ``rows(start, stop) -> (stop - start, n)``."""
+        """Costs (count,) at the points ``rows(start, stop, spare) -> (stop - start + spare, n)``
+        (the `spare` rows at the end are left for the evaluator to fill)."""
         out = np.empty(count, dtype=dtype)
         chunk = max(1, BATCH_BYTES // (self.layout.n * np.dtype(dtype).itemsize))
         for start in range(0, count, chunk):
             stop = min(count, start + chunk)
-            out[start:stop] = self._values(rows(start, stop))
+            out[start:stop] = self._values(rows, start, stop)
         return out
 
     def single(self, point):
@@ -439,14 +450,17 @@ class _Evaluator:
                               for name, shape, a, b in self.layout.slots})
         return _scalar(value)
 
-    def _values(self, points):
+    def _values(self, rows, start, stop):
         if self.mode is None and self.check is not None:
             point, expected = self.check
-            values = self._try_batch(np.concatenate([points, point[None].astype(points.dtype)]))
+            points = rows(start, stop, 1)
+            points[-1] = point  # the probe's point, as the last row of the first full batch
+            values = self._try_batch(points)
             if values is not None and _agree(values[-1].real, expected):
                 self.mode = True
                 return values[:-1]
             self._fall_back()
+        points = rows(start, stop, 0)  # afresh: a failed batch call may have written to them
         if self.mode:
             return self._batch(points)
         return np.array([self.single(point) for point in points])
@@ -455,8 +469,9 @@ class _Evaluator:
         self.random_state.reset()
         size = len(points)
         self.count += size
+        # Views into `points` (made for this call alone), one per parameter: (size, *shape).
         values = np.asarray(self.cost_fn({
-            name: np.ascontiguousarray(points[:, a:b]).reshape((size, *shape))
+            name: points[:, a:b].reshape((size, *shape))
             for name, shape, a, b in self.layout.slots}))
         if values.shape != (size,) or values.dtype.kind not in "iufc":
             raise ValueError(f"`cost_fn` returned shape {values.shape} for a batch of {size} "
@@ -477,6 +492,8 @@ class _Evaluator:
 
 def _scalar(value):
     """The cost as a float (or complex) number; refuse anything but a single number."""
+    if type(value) is np.float64:
+        return value + 0.0  # the common case, as below
     array = np.asarray(value)
     if array.dtype.kind not in "biufc":
         raise TypeError(f"`cost_fn` must return a number, got {type(value).__name__}")
@@ -501,6 +518,7 @@ class _Context(NamedTuple):
     epsilon: float | None
     threshold: float
     rng: np.random.Generator
+    grad_nonfinite: np.ndarray  # (count,) bool: the tensor's gradient has NaN or inf
 
 
 class _Estimate(NamedTuple):
@@ -550,12 +568,23 @@ def _estimate(J0, J, h, partial=None):
                      noise, roundoff, flat)
 
 
+def _clear_estimate(J0, J, h, D, err, roundoff):
+    """`_estimate` where every entry is clear (only +-h evaluated, J (2, k)): what `_staged`
+    gives then, without the work on the +-2h rows (NaN there: lo, hi NaN, kink, flat False)."""
+    k = len(D)
+    zeros, nan, no = np.zeros(k), np.full(k, np.nan), np.zeros(k, dtype=bool)
+    # truncation + noise + roundoff is 0 + 0 + roundoff; a clear entry's covers its error.
+    unc = np.maximum(roundoff, err / SAFETY)
+    return _Estimate(D, unc, (J0 - J[1]) / h, (J[0] - J0) / h, no, nan, nan, zeros, zeros,
+                     roundoff, no)
+
+
 def _roundoff(J0, J, h):
     """Round-off of a central difference: a few ulps of the largest |J| over the step."""
-    return ROUNDOFF_ULPS * EPS * np.maximum(abs(J0), np.max(np.abs(J), axis=0)) / h
+    return ROUNDOFF_ULPS * EPS * np.maximum(abs(J0), np.maximum(abs(J[0]), abs(J[1]))) / h
 
 
-def _staged(ctx, rows_for, h, analytic, owner=None):
+def _staged(ctx, rows_for, h, analytic, owner=None, summary=None):
     """Estimate from +-h everywhere and +-2h only where `analytic` (k,) is unclear.
 
     Clear entries agree with D(h) within SAFETY x round-off (never judged wrong),
@@ -565,7 +594,8 @@ def _staged(ctx, rows_for, h, analytic, owner=None):
 
     ``rows_for(select, multipliers)`` gives the rows function for the points
     theta + multiplier * h * direction, for each multiplier and each selected
-    direction; `analytic` None means the full stencil everywhere.
+    direction; `analytic` None means the full stencil everywhere. With `owner`, the
+    equation (2) of `analytic` against D(h) is put in ``summary["equation2"]``.
     """
     k, dtype = len(h), ctx.theta0.dtype
 
@@ -576,54 +606,68 @@ def _staged(ctx, rows_for, h, analytic, owner=None):
     if analytic is None:
         J = evaluate(rows_for(everything, _STENCIL), 4 * k).reshape(4, k)
         return _estimate(ctx.J0, J, h)
-    J = np.full((4, k), np.nan)
-    J[:2] = evaluate(rows_for(everything, _STENCIL[:2]), 2 * k).reshape(2, k)
-    D = (J[0] - J[1]) / (2 * h)
+    J2 = evaluate(rows_for(everything, _STENCIL[:2]), 2 * k).reshape(2, k)
+    D = (J2[0] - J2[1]) / (2 * h)
     err = np.abs(analytic - D)
     close = CLEAR_FRACTION * ctx.threshold
-    partial = (err <= SAFETY * _roundoff(ctx.J0, J[:2], h)) | (
-        err <= close * (np.abs(analytic) + np.abs(D)))
+    roundoff = _roundoff(ctx.J0, J2, h)
+    partial = (err <= SAFETY * roundoff) | (err <= close * (np.abs(analytic) + np.abs(D)))
     if owner is not None:
-        _, per_group = _equation2(analytic, D, ctx.layout, owner)
-        partial |= (per_group < close)[owner]
+        equation2 = _equation2(analytic, D, ctx.layout, owner)
+        partial |= (equation2[1] < close)[owner]
+        if summary is not None:
+            summary["equation2"] = equation2
+    if partial.all():
+        return _clear_estimate(ctx.J0, J2, h, D, err, roundoff)
     unclear = np.flatnonzero(~partial)
-    if len(unclear):
-        J[2:, unclear] = evaluate(rows_for(unclear, _STENCIL[2:]),
-                                  2 * len(unclear)).reshape(2, -1)
+    J = np.full((4, k), np.nan)
+    J[:2] = J2
+    J[2:, unclear] = evaluate(rows_for(unclear, _STENCIL[2:]), 2 * len(unclear)).reshape(2, -1)
     estimate = _estimate(ctx.J0, J, h, partial)
     # A clear entry is never judged wrong: its uncertainty covers its error.
     estimate.unc[partial] = np.maximum(estimate.unc, err / SAFETY)[partial]
     return estimate
 
 
-def _axis_estimate(ctx, coords, h, analytic=None, owner=None):
+def _axis_estimate(ctx, coords, h, analytic=None, owner=None, summary=None):
     """Central differences along the axes `coords` (k,) with steps h (k,)."""
 
     def rows_for(select, multipliers):
-        def rows(start, stop):
+        def rows(start, stop, spare):
             which, j = np.divmod(np.arange(start, stop), len(select))
-            points = np.tile(ctx.theta0, (stop - start, 1))
+            points = _tiled(ctx.theta0, stop - start, spare)
             points[np.arange(stop - start), coords[select[j]]] += \
                 multipliers[which] * h[select[j]]
             return points
         return rows
 
-    return _staged(ctx, rows_for, h, analytic, owner)
+    return _staged(ctx, rows_for, h, analytic, owner, summary)
 
 
-def _direction_estimate(ctx, V, h, analytic=None, owner=None):
-    """Central differences along the unit directions V (k, n) with steps h (k,)."""
+def _direction_estimate(ctx, V, h, support, analytic=None, owner=None, summary=None):
+    """Central differences along the unit directions V (k, n) with steps h (k,); V[i] is 0
+    outside ``support[i] = (a, b)`` (a tensor's slice of theta, or all of it)."""
+    dtype = ctx.theta0.dtype
 
     def rows_for(select, multipliers):
-        def rows(start, stop):
+        def rows(start, stop, spare):
             which, j = np.divmod(np.arange(start, stop), len(select))
-            points = V[select[j]].astype(ctx.theta0.dtype, copy=False)  # a fresh gather
-            points *= (multipliers[which] * h[select[j]])[:, None]
-            points += ctx.theta0
+            points = _tiled(ctx.theta0, stop - start, spare)
+            steps = multipliers[which] * h[select[j]]
+            for point, i, step in zip(points, select[j].tolist(), steps, strict=False):
+                a, b = support[i]
+                point[a:b] += V[i, a:b].astype(dtype, copy=False) * step
             return points
         return rows
 
-    return _staged(ctx, rows_for, h, analytic, owner)
+    return _staged(ctx, rows_for, h, analytic, owner, summary)
+
+
+def _tiled(theta, count, spare):
+    """`count` copies of theta as the rows of a fresh (count + spare, n) array."""
+    points = np.empty((count + spare, len(theta)), dtype=theta.dtype)
+    points[:count] = theta
+    return points
 
 
 def _take(estimate, where):
@@ -694,15 +738,22 @@ def _check_central(ctx):
     layout, g = ctx.layout, ctx.grad
     h = _central_steps(ctx.theta0, ctx.epsilon)
     coords = np.arange(layout.n)
-    est = _axis_estimate(ctx, coords, h, g, layout.owner)
+    summary = {}
+    est = _axis_estimate(ctx, coords, h, g, layout.owner, summary)
+    kinks = est.kink.any()
     outside = est.kink & ((g < est.lo) | (g > est.hi))
     finite = np.isfinite(est.D) & np.isfinite(est.unc)
     err = np.abs(g - est.D)
     wrong = (finite & ~est.kink & (err > SAFETY * est.unc)) | outside
     keep = ~est.kink
-    difference, per_tensor = _equation2(np.where(keep, g, 0), np.where(keep, est.D, 0), layout)
-    flagged = layout.any(wrong) & ((per_tensor >= ctx.threshold) | layout.any(outside))
-    suspect = np.zeros(layout.count, dtype=bool)
+    if kinks:
+        difference, per_tensor = _equation2(np.where(keep, g, 0), np.where(keep, est.D, 0),
+                                            layout)
+    else:  # the same as above when nothing is left out
+        difference, per_tensor = summary["equation2"]
+    suspect = flagged = np.zeros(layout.count, dtype=bool)
+    if wrong.any():
+        flagged = layout.any(wrong) & ((per_tensor >= ctx.threshold) | layout.any(outside))
     if flagged.any():
         picks = _top(layout, wrong & flagged[layout.owner], err / est.unc, CONFIRM_COUNT)
         near, far, precise, step = _larger_steps(
@@ -712,10 +763,10 @@ def _check_central(ctx):
                                         step))
         suspect = layout.any(confirmed, layout.owner[picks])
     rows = _entry_rows(ctx, est.D, est.unc, keep & finite, wrong, per_tensor, suspect,
-                       flagged & ~suspect, est=est)
+                       flagged & ~suspect, est=est if kinks else None)
     issues = {"unconfirmed": _names(layout, flagged & ~suspect),
               "nonfinite": int(np.count_nonzero(~finite)),
-              "kinks": int(np.count_nonzero(est.kink)),
+              "kinks": int(np.count_nonzero(est.kink)) if kinks else 0,
               "cause": lambda: _cause(ctx, est, keep & finite)}
     return _finish(ctx, rows, difference, issues)
 
@@ -727,8 +778,8 @@ def _check_complex(ctx):
         np.full(n, ctx.epsilon)
     _complex_probe(ctx, h)
 
-    def rows(start, stop):
-        points = np.tile(ctx.theta0.astype(complex), (stop - start, 1))
+    def rows(start, stop, spare):
+        points = _tiled(ctx.theta0.astype(complex), stop - start, spare)
         points[np.arange(stop - start), np.arange(start, stop)] += 1j * h[start:stop]
         return points
 
@@ -788,23 +839,29 @@ def _check_directional(ctx):
     V = np.zeros((DIRECTIONS * T, n))
     h = np.empty(T)
     for t, (_, _, a, b) in enumerate(layout.slots):  # tensors, not entries
-        V[t * DIRECTIONS:(t + 1) * DIRECTIONS, a:b] = ctx.rng.standard_normal((DIRECTIONS, b - a))
+        block = ctx.rng.standard_normal((DIRECTIONS, b - a))
+        # Unit rows, normalised within the tensor (V is 0 elsewhere).
+        V[t * DIRECTIONS:(t + 1) * DIRECTIONS, a:b] = \
+            block / np.sqrt(np.einsum("ij,ij->i", block, block))[:, None]
         rms = np.sqrt(np.mean(ctx.theta0[a:b] ** 2))
         h[t] = CENTRAL_STEP * max(1.0, rms) if ctx.epsilon is None else ctx.epsilon
-    V /= np.linalg.norm(V, axis=1, keepdims=True)
     owner = np.repeat(np.arange(T), DIRECTIONS)
     hd = h[owner]
     along = V @ g  # analytic directional derivatives
-    est = _direction_estimate(ctx, V, hd, along, owner)
+    support = [layout.slots[t][2:] for t in owner.tolist()]
+    summary = {}
+    est = _direction_estimate(ctx, V, hd, support, along, owner, summary)
     finite = np.isfinite(est.D) & np.isfinite(est.unc)
     wrong = finite & (np.abs(along - est.D) > SAFETY * est.unc)
-    difference, per_tensor = _equation2(along, est.D, layout, owner)
+    difference, per_tensor = summary["equation2"]  # along against est.D
     flagged = layout.any(wrong, owner) & (per_tensor >= ctx.threshold)
     suspect = np.zeros(T, dtype=bool)
     picks = np.flatnonzero(wrong & flagged[owner])
     if len(picks):
         near, far, precise, step = _larger_steps(
-            ctx, lambda c, f: _direction_estimate(c, V[f[0]], f[1]), picks, hd[picks])
+            ctx, lambda c, f: _direction_estimate(c, V[f[0]], f[1],
+                                                  [support[i] for i in f[0].tolist()]),
+            picks, hd[picks])
         suspect = layout.any(_confirmed(ctx, along[picks], _take(est, picks), near, far,
                                         precise, step), owner[picks])
     rows = {}
@@ -848,7 +905,8 @@ def _bisect(ctx, a, b, h):
             row[a + child] = ctx.rng.standard_normal(len(child)) if len(child) > 1 else 1.0
         V /= np.linalg.norm(V, axis=1, keepdims=True)
         along = V @ ctx.grad
-        est = _direction_estimate(ctx, V, np.full(len(children), h), along)
+        est = _direction_estimate(ctx, V, np.full(len(children), h), [(a, b)] * len(children),
+                                  along)
         err = np.abs(along - est.D)
         bad = (err > SAFETY * est.unc) & (err >= ctx.threshold * (np.abs(along) + np.abs(est.D)))
         frontier = []
@@ -879,16 +937,18 @@ def _top(layout, mask, score, count):
 def _equation2(g, D, layout, owner=None):
     """Equation (2) over everything and per tensor; 0 where both norms are 0."""
     owner = layout.owner if owner is None else owner
-    squares = [np.bincount(owner, weights=x * x, minlength=layout.count) for x in (g - D, g, D)]
-    total = _divide(np.sqrt(squares[0].sum()),
-                    np.sqrt(squares[1].sum()) + np.sqrt(squares[2].sum()))
-    per_tensor = _divide(np.sqrt(squares[0]), np.sqrt(squares[1]) + np.sqrt(squares[2]))
+    e = g - D
+    squares = np.stack([np.bincount(owner, weights=x * x, minlength=layout.count)
+                        for x in (e, g, D)])
+    norms = np.sqrt(squares)
+    total = np.sqrt(np.add.reduce(squares, axis=1))
+    total = _divide(total[0], total[1] + total[2])
+    per_tensor = _divide(norms[0], norms[1] + norms[2])
     return float(total), per_tensor
 
 
 def _divide(num, den):
-    """num / den, with 0 / 0 = 0 (both gradients zero agree); NaN stays NaN."""
-    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    """num / den (float64), with 0 / 0 = 0 (both gradients zero agree); NaN stays NaN."""
     return np.where((num == 0) & (den == 0), 0.0, num / den)
 
 
@@ -899,7 +959,7 @@ def _names(layout, mask):
 def _row_verdicts(ctx, per_tensor, suspect, unconfirmed, nonfinite, unsafe=None):
     """Verdict word of every tensor, as a list."""
     unsure = (unconfirmed | ~(per_tensor < ctx.threshold) | nonfinite
-              | ctx.layout.any(~np.isfinite(ctx.grad)))
+              | ctx.grad_nonfinite)
     unsafe = np.zeros_like(suspect) if unsafe is None else unsafe
     return ["wrong" if s else "not complex-safe" if c else "unsure" if u else "ok"
             for s, c, u in zip(suspect.tolist(), unsafe.tolist(), unsure.tolist(), strict=True)]
@@ -1007,7 +1067,7 @@ def _finish(ctx, rows, difference, issues):
     layout, threshold = ctx.layout, ctx.threshold
     suspects = [row.gradient for row in rows.values() if row.verdict == "wrong"]
     not_finite = [f"`gradients[{'d' + name!r}]`"
-                  for name in _names(layout, layout.any(~np.isfinite(ctx.grad)))]
+                  for name in _names(layout, ctx.grad_nonfinite)]
     if suspects:
         verdict = "fail"
         reason = (f"{len(suspects)} gradient{'s disagree' if len(suspects) > 1 else ' disagrees'}"

@@ -375,6 +375,45 @@ def test_batching_not_used_for_np_dot_cost_which_still_passes():
     assert report.suspects == ["db1", "dW2"]
 
 
+def test_batched_cost_that_overwrites_its_arguments_still_passes():
+    # Batched calls get views into a buffer made for that call: a cost that scribbles over
+    # its arguments after use can corrupt neither the other points nor the caller's arrays.
+    X, Y, parameters = testCases.gradient_check_n_test_case()
+    gradients = networks.backward(X, Y, parameters)
+    before = snapshot(parameters)
+
+    def destructive(p):
+        value = networks.forward(X, Y, p)[0]
+        for array in p.values():
+            array[...] = np.nan
+        return value
+
+    for method in METHODS:
+        report = gc_utils.check_gradients(destructive, parameters, gradients, method=method)
+        assert report.batched and report.passed, str(report)
+    report = gc_utils.check_gradients(destructive, parameters, planted_bugs(gradients))
+    assert report.suspects == ["db1", "dW2"]
+    assert snapshot(parameters) == before
+
+
+def test_clear_estimate_is_the_staged_estimate_when_every_entry_is_clear():
+    # _staged skips the +-2h error model when every entry is clear; its shortcut must give
+    # exactly what _estimate gives with the +-2h rows missing (NaN) and all entries partial.
+    rng = np.random.default_rng(3)
+    k, J0 = 9, 0.7
+    h = np.full(k, 1e-5)
+    J = J0 + rng.standard_normal((2, k)) * 1e-6
+    D = (J[0] - J[1]) / (2 * h)
+    err = np.abs(D * 1e-9)
+    roundoff = gradcheck._roundoff(J0, J, h)
+    fast = gradcheck._clear_estimate(J0, J, h, D, err, roundoff)
+    full = gradcheck._estimate(J0, np.vstack([J, np.full((2, k), np.nan)]), h,
+                               np.ones(k, dtype=bool))
+    full.unc[:] = np.maximum(full.unc, err / gradcheck.SAFETY)
+    for name, a, b in zip(full._fields, fast, full, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 def test_forced_batching_refuses_a_cost_that_cannot_batch():
     X, Y, parameters = testCases.gradient_check_n_test_case()
     gradients = networks.backward(X, Y, parameters)
