@@ -165,7 +165,8 @@ class ParameterResult:
     kinks: list = field(default_factory=list)  # Kink per entry at a kink
 
 
-@dataclass
+# repr=False: the dataclass repr would print every float in full, machine-dependent digits included.
+@dataclass(repr=False)
 class GradientCheckReport:
     """Result of `check_gradients`: a verdict with its reason, and one row per parameter."""
 
@@ -229,6 +230,8 @@ class GradientCheckReport:
                  .rstrip()
                  for line in [header, *lines]]
         return "\n".join(table + self._notes())
+
+    __repr__ = __str__  # the table, also in a REPL and as Jupyter's text/plain
 
     def _repr_html_(self):
         header, lines = self._table()

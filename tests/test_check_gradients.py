@@ -526,3 +526,11 @@ def test_gradient_for_a_parameter_the_cost_ignores_fails():
                                       {"w": w, "v": v}, {"dw": np.cos(w), "dv": np.ones(2)})
     assert report.suspects == ["dv"]
     assert "dv has 2 of 2 entries wrong" in report.reason
+
+
+def test_report_repr_is_the_readable_table_not_the_dataclass_fields():
+    X, Y, parameters = testCases.gradient_check_n_test_case()
+    report = gc_utils.check_gradients(networks.cost(X, Y), parameters,
+                                      networks.backward(X, Y, parameters))
+    assert repr(report) == str(report)
+    assert repr(report).startswith("gradient  shape") and "rows=" not in repr(report)
