@@ -118,7 +118,7 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     try:
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            rng = np.random.default_rng(seed)
+            rng = _LazyGenerator(seed)
             evaluator = _Evaluator(cost_fn, layout, theta0, batched, random_state)
             J0 = evaluator.start(rng)
             context = _Context(evaluator, layout, theta0, grad, J0, method, epsilon,
@@ -134,6 +134,20 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
             return report
     finally:
         random_state.reset()  # the caller's state, whatever cost_fn drew
+
+
+class _LazyGenerator:
+    """``np.random.default_rng(seed)``, made at its first use (most checks draw nothing)."""
+
+    __slots__ = ("seed", "generator")
+
+    def __init__(self, seed):
+        self.seed, self.generator = seed, None
+
+    def __getattr__(self, name):
+        if self.generator is None:
+            self.generator = np.random.default_rng(self.seed)
+        return getattr(self.generator, name)
 
 
 @dataclass
@@ -254,26 +268,30 @@ def _validate(cost_fn, parameters, gradients, method, epsilon, threshold, seed, 
     if not isinstance(gradients, dict):
         raise TypeError("`gradients` must be a dict holding 'd' + name for every parameter, "
                         f"got {type(gradients).__name__}")
-    thetas, grads = [], []
+    thetas, grads, slots = [], [], []
     for name, value in parameters.items():
         if not isinstance(name, str):
             raise TypeError(f"`parameters` keys must be str, got {name!r}")
-        value = _float64_array(f"parameters[{name!r}]", value)
+        if type(value) is not np.ndarray or value.dtype != np.float64:  # else as it is
+            value = _float64_array(f"parameters[{name!r}]", value)
         if value.size == 0:
             raise ValueError(f"`parameters[{name!r}]` must not be empty")
         key = "d" + name
         if key not in gradients:
             raise ValueError(f"`gradients` has no key {key!r} for parameter {name!r}")
-        gradient = _float64_array(f"gradients[{key!r}]", gradients[key])
+        gradient = gradients[key]
+        if type(gradient) is not np.ndarray or gradient.dtype != np.float64:
+            gradient = _float64_array(f"gradients[{key!r}]", gradient)
         if gradient.shape != value.shape:
             raise ValueError(f"`gradients[{key!r}]` has shape {gradient.shape}, "
                              f"expected {value.shape} like `parameters[{name!r}]`")
         thetas.append(value.ravel())
         grads.append(gradient.ravel())
+        slots.append((name, value.shape))
     # Copies in float64 (concatenate never returns a view), so nothing can touch the caller's.
     theta0 = np.concatenate(thetas, dtype=np.float64)
     grad = np.concatenate(grads, dtype=np.float64)
-    layout = _Layout(parameters)
+    layout = _layout(tuple(slots))
     if not np.isfinite(theta0).all():
         name = layout.names[layout.owner[np.flatnonzero(~np.isfinite(theta0))[0]]]
         raise ValueError(f"`parameters[{name!r}]` must be finite, got NaN or inf entries")
@@ -285,7 +303,8 @@ def _validate(cost_fn, parameters, gradients, method, epsilon, threshold, seed, 
     _positive_real("threshold", threshold)
     if threshold >= 1:
         raise ValueError(f"`threshold` must be below 1 (a relative difference), got {threshold!r}")
-    if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
+    if not (type(seed) is int and seed >= 0) and (  # the common case, then in general
+            not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0):
         raise TypeError(f"`seed` must be a non-negative int, got {seed!r}")
     if batched not in (None, True, False):
         raise TypeError(f"`batched` must be None, True or False, got {batched!r}")
@@ -316,19 +335,35 @@ def _float64_array(label, value):
 
 def _positive_real(label, value):
     """Raise unless `value` is a finite real number > 0."""
+    if type(value) is float and 0 < value < np.inf:
+        return  # the common case, without the checks below
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         raise TypeError(f"`{label}` must be a positive float, got {value!r}")
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"`{label}` must be a positive finite float, got {value!r}")
 
 
+_LAYOUTS = {}  # (name, shape) pairs -> _Layout, for repeated checks of the same network
+_LAYOUTS_KEPT = 32
+
+
+def _layout(slots):
+    """The (read-only, shared) `_Layout` of the (name, shape) pairs `slots`."""
+    layout = _LAYOUTS.get(slots)
+    if layout is None:
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            _LAYOUTS.clear()
+        layout = _LAYOUTS[slots] = _Layout(slots)
+    return layout
+
+
 class _Layout:
     """Names, shapes and slices of the parameter tensors inside theta (n,)."""
 
-    def __init__(self, parameters):
-        self.names = list(parameters)
-        self.shapes = [np.shape(v) for v in parameters.values()]
-        sizes = [int(np.size(v)) for v in parameters.values()]
+    def __init__(self, slots):
+        self.names = [name for name, _ in slots]
+        self.shapes = [shape for _, shape in slots]
+        sizes = [int(np.prod(shape, dtype=np.int64)) for shape in self.shapes]
         stops = list(itertools.accumulate(sizes))
         starts = [stop - size for stop, size in zip(stops, sizes, strict=True)]
         self.stops, self.starts = np.array(stops), np.array(starts)
@@ -336,6 +371,9 @@ class _Layout:
         self.count = len(sizes)
         self.owner = np.repeat(np.arange(self.count), sizes)  # tensor of each entry
         self.slots = list(zip(self.names, self.shapes, starts, stops, strict=True))
+        self.indices = {}  # (t, flat) -> index tuple, memo of `index`
+        for array in (self.stops, self.starts, self.owner):
+            array.flags.writeable = False  # shared between checks
 
     def any(self, mask, owner=None):
         """Per tensor: does `mask` hold for any of its entries (or items owned)?"""
@@ -344,42 +382,80 @@ class _Layout:
 
     def index(self, t, flat):
         """Index tuple (of ints), in tensor t's shape, of its flat entry `flat`."""
-        index, flat = [], int(flat)
-        for size in reversed(self.shapes[t]):
-            flat, i = divmod(flat, size)
-            index.append(i)
-        return tuple(reversed(index))
+        key = (int(t), int(flat))
+        index = self.indices.get(key)
+        if index is None:
+            index, flat = [], key[1]
+            for size in reversed(self.shapes[t]):
+                flat, i = divmod(flat, size)
+                index.append(i)
+            index = tuple(reversed(index))
+            if len(self.indices) < 1024:
+                self.indices[key] = index
+        return index
 
 
 _MT19937_STATE = ctypes.c_uint32 * 625
-_LIVE_STATE = [None, None]  # the global bit generator and a view of its state, made once
+_LIVE_STATE = [None, None, None]  # the global bit generator, a view of its state, of its gauss
+
+
+def _live_views(generator):
+    """Views of the MT19937 key and position and of the global RandomState's cached Gaussian
+    (has_gauss, gauss), or None when they cannot be found and verified."""
+    if _LIVE_STATE[0] is generator:
+        return _LIVE_STATE[1:]
+    _LIVE_STATE[:] = [None, None, None]
+    singleton = np.random.mtrand._rand
+    if type(generator) is not np.random.MT19937 or singleton._bit_generator is not generator:
+        return None
+    address = generator.ctypes.state_address  # {uint32 key[624]; int pos}
+    live = _MT19937_STATE.from_address(address)
+    # RandomState holds `bitgen_t _bitgen` (5 pointers, the first the state address), then
+    # `aug_bitgen_t _aug_state` = {bitgen_t *bit_generator (= &_bitgen); int has_gauss;
+    # double gauss}. Found by those two pointers, then verified against get_state.
+    base, words = id(singleton), type(singleton).__basicsize__ // 8
+    memory = (ctypes.c_size_t * words).from_address(base)
+    gauss = None
+    for i in range(2, words - 7):
+        if memory[i] == address and memory[i + 5] == base + 8 * i:
+            gauss = (ctypes.c_int.from_address(base + 8 * (i + 6)),
+                     ctypes.c_double.from_address(base + 8 * (i + 7)))
+            break
+    if gauss is None:
+        return None
+    saved = np.random.get_state()
+    if (saved[0] != "MT19937" or live[624] != saved[2]
+            or bytes(live)[:-4] != np.asarray(saved[1], np.uint32).tobytes()
+            or (gauss[0].value, gauss[1].value) != (saved[3], saved[4])):
+        return None
+    _LIVE_STATE[:] = [generator, live, gauss]
+    return _LIVE_STATE[1:]
 
 
 class _GlobalRandom:
     """NumPy's legacy global random state, saved once and put back before every evaluation.
 
     np.random.get_state/set_state take ~30 us each, more than a small batched
-    cost, so a live view of the MT19937 key and position tells whether anything
-    was drawn, and the full state is set back only then. A cost that draws at its
-    first evaluation is reset before every later one. (Not covered: a cost that
-    first leaves the state alone and later draws exactly one cached Gaussian.)
+    cost, so live views of the MT19937 key and position and of the cached
+    Gaussian tell whether anything was drawn (and save the state), and the full
+    state is set back only then. A cost that draws at its first evaluation is
+    reset before every later one.
     """
 
     def __init__(self):
-        self.saved = np.random.get_state()
         self.generator = np.random.get_bit_generator()
-        self.live, self.quiet, self.calls = None, False, 0
+        self.live, self.quiet, self.calls, self.saved = None, False, 0, None
         try:
-            if _LIVE_STATE[0] is not self.generator:
-                address = self.generator.ctypes.state_address  # {uint32 key[624]; int pos}
-                _LIVE_STATE[:] = [self.generator, _MT19937_STATE.from_address(address)]
-            live = _LIVE_STATE[1]
-            snapshot = bytes(live)  # compared as bytes: the fastest test for a change
-            if (self.saved[0] == "MT19937" and live[624] == self.saved[2]
-                    and snapshot[:-4] == np.asarray(self.saved[1], np.uint32).tobytes()):
-                self.live, self.snapshot, self.quiet = live, snapshot, None
+            views = _live_views(self.generator)
         except (AttributeError, TypeError, ValueError):
-            pass
+            views = None
+        if views is None:
+            self.saved = np.random.get_state()
+        else:
+            self.live, self.gauss = views
+            self.snapshot = bytes(self.live)  # compared as bytes: the fastest test for a change
+            self.cached = (self.gauss[0].value, self.gauss[1].value)
+            self.quiet = None
 
     def reset(self):
         """Make the global state what it was when this object was made."""
@@ -387,14 +463,18 @@ class _GlobalRandom:
         if self.calls == 1:
             return  # nothing has been evaluated yet
         if self.quiet is None:  # after the first evaluation: did cost_fn draw?
-            self.quiet = not self._moved() and not (
-                self.saved[3] and np.random.get_state()[3] != self.saved[3])
+            self.quiet = not self._moved()
         if not self.quiet or self._moved():
+            if self.saved is None:
+                key = np.frombuffer(self.snapshot, np.uint32, 624).copy()
+                position = int(np.frombuffer(self.snapshot, np.int32, 1, 4 * 624)[0])
+                self.saved = ("MT19937", key, position, *self.cached)
             np.random.set_state(self.saved)
 
     def _moved(self):
         return (np.random.get_bit_generator() is not self.generator
-                or bytes(self.live) != self.snapshot)
+                or bytes(self.live) != self.snapshot
+                or (self.gauss[0].value, self.gauss[1].value) != self.cached)
 
 
 class _Evaluator:
@@ -479,7 +559,7 @@ class _Evaluator:
         if values.shape != (size,) or values.dtype.kind not in "iufc":
             raise ValueError(f"`cost_fn` returned shape {values.shape} for a batch of {size} "
                              f"points, expected ({size},); pass batched=False")
-        return values if np.iscomplexobj(points) else values.real
+        return values if points.dtype.kind == "c" else values.real
 
     def _try_batch(self, points):
         """`_batch`, or None when the cost cannot take a leading batch axis."""
@@ -639,8 +719,8 @@ def _axis_estimate(ctx, coords, h, analytic=None, owner=None, summary=None):
         def rows(start, stop, spare):
             which, j = np.divmod(np.arange(start, stop), len(select))
             points = _tiled(ctx.theta0, stop - start, spare)
-            points[np.arange(stop - start), coords[select[j]]] += \
-                multipliers[which] * h[select[j]]
+            chosen = select[j]
+            points[np.arange(stop - start), coords[chosen]] += multipliers[which] * h[chosen]
             return points
         return rows
 
@@ -744,10 +824,14 @@ def _check_central(ctx):
     summary = {}
     est = _axis_estimate(ctx, coords, h, g, layout.owner, summary)
     kinks = est.kink.any()
-    outside = est.kink & ((g < est.lo) | (g > est.hi))
     finite = np.isfinite(est.D) & np.isfinite(est.unc)
     err = np.abs(g - est.D)
-    wrong = (finite & ~est.kink & (err > SAFETY * est.unc)) | outside
+    wrong = finite & (err > SAFETY * est.unc)
+    if kinks:
+        outside = est.kink & ((g < est.lo) | (g > est.hi))
+        wrong = (wrong & ~est.kink) | outside
+    else:  # the same as above when there is no kink
+        outside = est.kink
     keep = ~est.kink
     if kinks:
         difference, per_tensor = _equation2(np.where(keep, g, 0), np.where(keep, est.D, 0),
@@ -765,12 +849,14 @@ def _check_central(ctx):
                              _confirmed(ctx, g[picks], _take(est, picks), near, far, precise,
                                         step))
         suspect = layout.any(confirmed, layout.owner[picks])
-    rows = _entry_rows(ctx, est.D, est.unc, keep & finite, wrong, per_tensor, suspect,
-                       flagged & ~suspect, est=est if kinks else None)
-    issues = {"unconfirmed": _names(layout, flagged & ~suspect),
+    kept = keep & finite if kinks else finite  # (keep is all True without kinks)
+    unconfirmed = flagged & ~suspect
+    rows = _entry_rows(ctx, est.D, est.unc, kept, wrong, per_tensor, suspect, unconfirmed,
+                       est=est if kinks else None)
+    issues = {"unconfirmed": _names(layout, unconfirmed),
               "nonfinite": int(np.count_nonzero(~finite)),
               "kinks": int(np.count_nonzero(est.kink)) if kinks else 0,
-              "cause": lambda: _cause(ctx, est, keep & finite)}
+              "cause": lambda: _cause(ctx, est, kept)}
     return _finish(ctx, rows, difference, issues)
 
 
@@ -941,13 +1027,14 @@ def _equation2(g, D, layout, owner=None):
     """Equation (2) over everything and per tensor; 0 where both norms are 0."""
     owner = layout.owner if owner is None else owner
     e = g - D
-    squares = np.stack([np.bincount(owner, weights=x * x, minlength=layout.count)
+    squares = np.array([np.bincount(owner, weights=x * x, minlength=layout.count)
                         for x in (e, g, D)])
     norms = np.sqrt(squares)
-    total = np.sqrt(np.add.reduce(squares, axis=1))
-    total = _divide(total[0], total[1] + total[2])
+    num, g_norm, D_norm = np.sqrt(np.add.reduce(squares, axis=1))  # float64 scalars
+    den = g_norm + D_norm
+    total = 0.0 if num == 0 and den == 0 else float(num / den)  # as `_divide`, for scalars
     per_tensor = _divide(norms[0], norms[1] + norms[2])
-    return float(total), per_tensor
+    return total, per_tensor
 
 
 def _divide(num, den):
@@ -956,16 +1043,16 @@ def _divide(num, den):
 
 
 def _names(layout, mask):
-    return [layout.names[t] for t in np.flatnonzero(mask)]
+    return [name for name, chosen in zip(layout.names, mask.tolist(), strict=True) if chosen]
 
 
 def _row_verdicts(ctx, per_tensor, suspect, unconfirmed, nonfinite, unsafe=None):
     """Verdict word of every tensor, as a list."""
     unsure = (unconfirmed | ~(per_tensor < ctx.threshold) | nonfinite
               | ctx.grad_nonfinite)
-    unsafe = np.zeros_like(suspect) if unsafe is None else unsafe
+    unsafe = itertools.repeat(False) if unsafe is None else unsafe.tolist()
     return ["wrong" if s else "not complex-safe" if c else "unsure" if u else "ok"
-            for s, c, u in zip(suspect.tolist(), unsafe.tolist(), unsure.tolist(), strict=True)]
+            for s, c, u in zip(suspect.tolist(), unsafe, unsure.tolist(), strict=False)]
 
 
 def _entry_rows(ctx, D, unc, keep, wrong, per_tensor, suspect, unconfirmed, unsafe=None,
@@ -978,20 +1065,21 @@ def _entry_rows(ctx, D, unc, keep, wrong, per_tensor, suspect, unconfirmed, unsa
     verdicts = _row_verdicts(ctx, per_tensor, suspect, unconfirmed,
                              layout.any(~np.isfinite(D)), unsafe)
     rows = {}
-    for t, (name, shape, a, _) in enumerate(layout.slots):
-        row = rows[name] = ParameterResult(name, "d" + name, shape, float(per_tensor[t]),
-                                           verdicts[t])
-        j = worst[t]
-        if err[j] >= 0:
+    # Python floats of the few values used per tensor, taken at once.
+    for t, (name, shape, a, _), difference, j, shown, gj, dj in zip(
+            itertools.count(), layout.slots, per_tensor.tolist(), worst.tolist(),
+            (err[worst] >= 0).tolist(), g[worst].tolist(), D[worst].tolist(), strict=False):
+        row = rows[name] = ParameterResult(name, "d" + name, shape, difference, verdicts[t])
+        if shown:
             row.worst_index = layout.index(t, j - a)
-            row.analytic, row.numeric = float(g[j]), float(D[j])
+            row.analytic, row.numeric = gj, dj
     if est is not None:
         for i in np.flatnonzero(est.kink):  # only the entries at kinks
             t = layout.owner[i]
             rows[layout.names[t]].kinks.append(Kink(
                 layout.index(t, i - layout.starts[t]), float(g[i]), float(est.left[i]),
                 float(est.right[i]), bool(est.lo[i] <= g[i] <= est.hi[i])))
-    for t in np.flatnonzero(suspect):
+    for t in suspect.nonzero()[0]:
         a, b = layout.starts[t], layout.stops[t]
         row = rows[layout.names[t]]
         row.pattern = _entry_pattern(row, layout, t, g[a:b], D[a:b], unc[a:b], wrong[a:b],
