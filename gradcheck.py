@@ -69,7 +69,8 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
         None: call `cost_fn` on a batch of 2 points and use batches only if they
         match single calls to 1e-12 (verified again on the first full batch);
         True: batch at once, without that probe, fallback or test for randomness
-        (fastest); False: one call per point.
+        (fastest: for "central", J(theta) is a row of the first batch, so a check
+        where every entry agrees at once is one call); False: one call per point.
 
     Returns
     -------
@@ -120,9 +121,11 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
             warnings.simplefilter("ignore")
             rng = _LazyGenerator(seed)
             evaluator = _Evaluator(cost_fn, layout, theta0, batched, random_state)
-            J0 = evaluator.start(rng)
+            # The first points of the check, for batched=True to evaluate with J(theta0).
+            lead = _central_lead(theta0, epsilon) if method == "central" and batched else None
+            J0, first = evaluator.start(rng, lead)
             context = _Context(evaluator, layout, theta0, grad, J0, method, epsilon,
-                               threshold, rng, layout.any(~np.isfinite(grad)))
+                               threshold, rng, layout.any(~np.isfinite(grad)), first)
             if not np.isfinite(J0):
                 return _early_report(context, f"the cost at `parameters` is {J0}, "
                                      "so no derivative can be estimated")
@@ -485,15 +488,32 @@ class _Evaluator:
         self.mode = batched  # None until verified
         self.random_state = random_state
         self.count = 0
-        self.check = None  # (point, batched cost) cross-checked in the first full batch
+        # (row (n,), expected cost or None): one more row for the next batch (see `start`)
+        self.extra = None
+        self.extra_value = None  # its cost
         self.spread = 0.0  # |J(theta0) - J(theta0)| over repeated single calls
         self.J0 = None
 
-    def start(self, rng):
-        """Return J(theta0); settle the batching mode and test for randomness."""
+    def start(self, rng, lead=None):
+        """Return J(theta0), and the costs at ``lead = (rows, count)``, the first points the
+        check needs, when they were evaluated here (else None); settle the batching mode and
+        test for randomness.
+
+        - batched=True: theta0 is one more row of lead's batch (a check can be one call);
+          no probe, no fallback, no test for randomness.
+        - None: J(theta0) from a single call, then a probe, the batch (P, theta0) with P
+          away from theta0 in every entry, so that a cost which ignores or mixes the batch
+          elements of any parameter shows it; P is evaluated again in the first full batch.
+          A probe of 2 rows, because a cost that is not batch-capable may still run on a
+          batch and blow up (np.dot of stacks makes B x B intermediates).
+        - False, or a failed probe: single calls; J(theta0) twice, to test for randomness.
+        """
+        if self.mode is True and lead is not None:
+            self.extra = (self.theta0, None)
+            values = self.evaluate(*lead)
+            self.J0 = self.extra_value
+            return self.J0, values
         self.J0 = self.single(self.theta0)
-        if self.mode is True:
-            return self.J0  # forced: no probe, no fallback, no test for randomness
         if self.mode is None and np.isfinite(self.J0):
             # A point away from theta0 in every entry, so that a cost mixing or
             # ignoring batch elements of any parameter shows it.
@@ -502,27 +522,25 @@ class _Evaluator:
             point *= PROBE_SCALE
             point *= rng.standard_normal(self.layout.n)
             point += self.theta0
-            points = _tiled(point, 1, 1)
-            points[1] = self.theta0
-            values = self._try_batch(points)
+            values = self._try_batch(np.stack([point, self.theta0]))
             if values is not None and _agree(values[1], self.J0):
-                self.check = (point, values[0])
+                self.extra = (point, values[0])
             else:
                 self._fall_back()
         elif self.mode is None:
             self._fall_back()
         elif self.mode is False:
             self.spread = abs(self.single(self.theta0) - self.J0)
-        return self.J0
+        return self.J0, None
 
     def evaluate(self, rows, count, dtype=np.float64):
-        """Costs (count,) at the points ``rows(start, stop, spare) -> (stop - start + spare, n)``
-        (the `spare` rows at the end are left for the evaluator to fill)."""
+        """Costs (count,) at the points that ``rows(start, stop, points)`` writes into the
+        (stop - start, n) array `points`."""
         out = np.empty(count, dtype=dtype)
         chunk = max(1, BATCH_BYTES // (self.layout.n * np.dtype(dtype).itemsize))
         for start in range(0, count, chunk):
             stop = min(count, start + chunk)
-            out[start:stop] = self._values(rows, start, stop)
+            out[start:stop] = self._values(rows, start, stop, dtype)
         return out
 
     def single(self, point):
@@ -533,17 +551,21 @@ class _Evaluator:
                               for name, shape, a, b in self.layout.slots})
         return _scalar(value)
 
-    def _values(self, rows, start, stop):
-        if self.mode is None and self.check is not None:
-            point, expected = self.check
-            points = rows(start, stop, 1)
-            points[-1] = point  # the probe's point, as the last row of the first full batch
-            values = self._try_batch(points)
-            if values is not None and _agree(values[-1].real, expected):
-                self.mode = True
+    def _values(self, rows, start, stop, dtype):
+        size = stop - start
+        if self.extra is not None:  # one more row: theta0, or the probe's point to check
+            row, expected = self.extra
+            self.extra = None
+            points = np.empty((size + 1, self.layout.n), dtype=dtype)
+            rows(start, stop, points[:size])
+            points[size] = row
+            values = self._batch(points) if self.mode else self._try_batch(points)
+            if values is not None and (expected is None or _agree(values[-1].real, expected)):
+                self.mode, self.extra_value = True, values[-1]
                 return values[:-1]
             self._fall_back()
-        points = rows(start, stop, 0)  # afresh: a failed batch call may have written to them
+        points = np.empty((size, self.layout.n), dtype=dtype)
+        rows(start, stop, points)  # afresh: a failed batch call may have written to them
         if self.mode:
             return self._batch(points)
         return np.array([self.single(point) for point in points])
@@ -569,7 +591,7 @@ class _Evaluator:
             return None
 
     def _fall_back(self):
-        self.mode, self.check = False, None
+        self.mode, self.extra = False, None
         self.spread = abs(self.single(self.theta0) - self.J0)
 
 
@@ -602,6 +624,7 @@ class _Context(NamedTuple):
     threshold: float
     rng: np.random.Generator
     grad_nonfinite: np.ndarray  # (count,) bool: the tensor's gradient has NaN or inf
+    first: np.ndarray | None  # costs at the method's first points, if `start` evaluated them
 
 
 class _Estimate(NamedTuple):
@@ -667,7 +690,7 @@ def _roundoff(J0, J, h):
     return ROUNDOFF_ULPS * EPS * np.maximum(abs(J0), np.maximum(abs(J[0]), abs(J[1]))) / h
 
 
-def _staged(ctx, rows_for, h, analytic, owner=None, summary=None):
+def _staged(ctx, rows_for, h, analytic, owner=None, summary=None, first=None):
     """Estimate from +-h everywhere and +-2h only where `analytic` (k,) is unclear.
 
     Clear entries agree with D(h) within SAFETY x round-off (never judged wrong),
@@ -678,7 +701,8 @@ def _staged(ctx, rows_for, h, analytic, owner=None, summary=None):
     ``rows_for(select, multipliers)`` gives the rows function for the points
     theta + multiplier * h * direction, for each multiplier and each selected
     direction; `analytic` None means the full stencil everywhere. With `owner`, the
-    equation (2) of `analytic` against D(h) is put in ``summary["equation2"]``.
+    equation (2) of `analytic` against D(h) is put in ``summary["equation2"]``. `first`
+    (2k,) holds the costs at +-h when they are known already.
     """
     k, dtype = len(h), ctx.theta0.dtype
 
@@ -689,7 +713,9 @@ def _staged(ctx, rows_for, h, analytic, owner=None, summary=None):
     if analytic is None:
         J = evaluate(rows_for(everything, _STENCIL), 4 * k).reshape(4, k)
         return _estimate(ctx.J0, J, h)
-    J2 = evaluate(rows_for(everything, _STENCIL[:2]), 2 * k).reshape(2, k)
+    if first is None:
+        first = evaluate(rows_for(everything, _STENCIL[:2]), 2 * k)
+    J2 = first.reshape(2, k)
     D = (J2[0] - J2[1]) / (2 * h)
     err = np.abs(analytic - D)
     close = CLEAR_FRACTION * ctx.threshold
@@ -712,19 +738,23 @@ def _staged(ctx, rows_for, h, analytic, owner=None, summary=None):
     return estimate
 
 
-def _axis_estimate(ctx, coords, h, analytic=None, owner=None, summary=None):
+def _axis_estimate(ctx, coords, h, analytic=None, owner=None, summary=None, first=None):
     """Central differences along the axes `coords` (k,) with steps h (k,)."""
+    return _staged(ctx, lambda select, multipliers: _axis_rows(
+        ctx.theta0, coords, h, select, multipliers), h, analytic, owner, summary, first)
 
-    def rows_for(select, multipliers):
-        def rows(start, stop, spare):
-            which, j = np.divmod(np.arange(start, stop), len(select))
-            points = _tiled(ctx.theta0, stop - start, spare)
-            chosen = select[j]
-            points[np.arange(stop - start), coords[chosen]] += multipliers[which] * h[chosen]
-            return points
-        return rows
 
-    return _staged(ctx, rows_for, h, analytic, owner, summary)
+def _axis_rows(theta, coords, h, select, multipliers):
+    """The rows function (see `_Evaluator.evaluate`) of the points theta + multiplier * h[i] *
+    e_coords[i], for each multiplier (m,) and each i in `select` (k,): m k points in all."""
+
+    def rows(start, stop, points):
+        which, j = np.divmod(np.arange(start, stop), len(select))
+        points[:] = theta
+        chosen = select[j]
+        points[np.arange(stop - start), coords[chosen]] += multipliers[which] * h[chosen]
+
+    return rows
 
 
 def _direction_estimate(ctx, V, h, support, analytic=None, owner=None, summary=None):
@@ -733,24 +763,16 @@ def _direction_estimate(ctx, V, h, support, analytic=None, owner=None, summary=N
     dtype = ctx.theta0.dtype
 
     def rows_for(select, multipliers):
-        def rows(start, stop, spare):
+        def rows(start, stop, points):
             which, j = np.divmod(np.arange(start, stop), len(select))
-            points = _tiled(ctx.theta0, stop - start, spare)
+            points[:] = ctx.theta0
             steps = multipliers[which] * h[select[j]]
             for point, i, step in zip(points, select[j].tolist(), steps, strict=False):
                 a, b = support[i]
                 point[a:b] += V[i, a:b].astype(dtype, copy=False) * step
-            return points
         return rows
 
     return _staged(ctx, rows_for, h, analytic, owner, summary)
-
-
-def _tiled(theta, count, spare):
-    """`count` copies of theta as the rows of a fresh (count + spare, n) array."""
-    points = np.empty((count + spare, len(theta)), dtype=theta.dtype)
-    points[:count] = theta
-    return points
 
 
 def _take(estimate, where):
@@ -816,13 +838,22 @@ def _central_steps(theta, epsilon):
     return (theta + h) - theta
 
 
+def _central_lead(theta0, epsilon):
+    """The first points of "central", theta0 +- h e_i for every i, as (rows, count): the
+    evaluator can batch them with J(theta0)."""
+    n = len(theta0)
+    everything = np.arange(n)
+    h = _central_steps(theta0, epsilon)
+    return _axis_rows(theta0, everything, h, everything, _STENCIL[:2]), 2 * n
+
+
 def _check_central(ctx):
     """Two-sided differences per entry, kinks set apart, suspects confirmed at a larger step."""
     layout, g = ctx.layout, ctx.grad
     h = _central_steps(ctx.theta0, ctx.epsilon)
     coords = np.arange(layout.n)
     summary = {}
-    est = _axis_estimate(ctx, coords, h, g, layout.owner, summary)
+    est = _axis_estimate(ctx, coords, h, g, layout.owner, summary, ctx.first)
     kinks = est.kink.any()
     finite = np.isfinite(est.D) & np.isfinite(est.unc)
     err = np.abs(g - est.D)
@@ -867,10 +898,9 @@ def _check_complex(ctx):
         np.full(n, ctx.epsilon)
     _complex_probe(ctx, h)
 
-    def rows(start, stop, spare):
-        points = _tiled(ctx.theta0.astype(complex), stop - start, spare)
+    def rows(start, stop, points):
+        points[:] = ctx.theta0
         points[np.arange(stop - start), np.arange(start, stop)] += 1j * h[start:stop]
-        return points
 
     D = ctx.evaluator.evaluate(rows, n, complex).imag / h
     scale = np.zeros(layout.count)

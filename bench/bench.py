@@ -28,7 +28,7 @@ On each network, one row per checker:
   `difference` and `verdict` are printed as reported.
 - ``check_gradients central (batched=True)``: the same with the explicit opt-in to batching
   that issue 3 allows for a cost known to be batch-capable (`tests.networks.cost` is): no
-  2-point probe, fallback or randomness test, so J(theta) and one batch of the 2n points.
+  2-point probe, fallback or randomness test: one batch of theta and the 2n points.
 
 Columns: the best time over several repeats (timeit-style: the callable is repeated until a
 repeat lasts long enough to time, and the minimum is kept, since noise only ever adds time;

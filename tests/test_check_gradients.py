@@ -375,6 +375,63 @@ def test_batching_not_used_for_np_dot_cost_which_still_passes():
     assert report.suspects == ["db1", "dW2"]
 
 
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("element", [0, -1])
+@pytest.mark.parametrize("name", ["W1", "b2", "b3"])
+def test_batching_not_trusted_when_cost_uses_one_batch_element(method, element, name):
+    # A cost with shape (B,) that reads one batch element of one parameter for every row
+    # looks batch-capable; the probe must catch it (whichever element, whichever tensor).
+    X, Y, parameters = testCases.gradient_check_n_test_case()
+    gradients = networks.backward(X, Y, parameters)
+    cost_fn = networks.cost(X, Y)
+
+    def sloppy(p):
+        if p["W1"].ndim == 3:  # batched: broadcast one element of p[name] over the batch
+            p = {**p, name: p[name][element]}
+        return cost_fn(p)
+
+    report = gc_utils.check_gradients(sloppy, parameters, gradients, method=method)
+    assert not report.batched
+    assert report.passed, str(report)
+    report = gc_utils.check_gradients(sloppy, parameters, planted_bugs(gradients), method=method)
+    assert report.verdict == "fail" and report.suspects == ["db1", "dW2"], str(report)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_batching_not_trusted_when_cost_mixes_the_batch(method):
+    X, Y, parameters = testCases.gradient_check_n_test_case()
+    gradients = networks.backward(X, Y, parameters)
+    cost_fn = networks.cost(X, Y)
+
+    def mixing(p):  # centres W2 on its batch mean, as a careless batch norm would
+        W2 = p["W2"]
+        if W2.ndim == 3:
+            W2 = W2 - W2.mean(axis=0) + W2[len(W2) // 2]
+        return cost_fn({**p, "W2": W2})
+
+    report = gc_utils.check_gradients(mixing, parameters, gradients, method=method)
+    assert not report.batched
+    assert report.passed, str(report)
+
+
+def test_forced_batching_evaluates_central_in_one_call():
+    # With batched=True, J(theta) is a row of the batch of theta +- h e_i: when every entry
+    # agrees at once, one call to cost_fn does the whole check.
+    cost_fn, parameters, gradients = course_case()
+    calls = []
+
+    def counting(p):
+        calls.append(len(p["W1"]))
+        return cost_fn(p)
+
+    report = gc_utils.check_gradients(counting, parameters, gradients, batched=True)
+    n = sum(v.size for v in parameters.values())
+    assert report.passed and report.batched
+    assert calls == [2 * n + 1] and report.evaluations == 2 * n + 1
+    again = gc_utils.check_gradients(cost_fn, parameters, gradients, batched=False)
+    assert report.difference == pytest.approx(again.difference, rel=1e-3)
+
+
 def test_batched_cost_that_overwrites_its_arguments_still_passes():
     # Batched calls get views into a buffer made for that call: a cost that scribbles over
     # its arguments after use can corrupt neither the other points nor the caller's arrays.
