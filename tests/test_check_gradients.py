@@ -202,6 +202,44 @@ def test_inputs_and_random_state_unchanged_when_cost_fn_raises_halfway():
     assert np.array_equal(after[1], state[1]) and after[2:] == state[2:]
 
 
+def _raising_on_full_batches(cost_fn):
+    """`cost_fn`, but it draws from np.random, and zeroes its arguments and raises on a batch
+    of more than 2 points."""
+
+    def failing(p):
+        np.random.rand()  # draws, so the global state must be put back
+        if p["W1"].ndim == 3 and len(p["W1"]) > 2:
+            for value in p.values():
+                value[...] = 0.0
+            raise RuntimeError("boom")
+        return cost_fn(p)
+
+    return failing
+
+
+def test_inputs_and_random_state_unchanged_when_a_forced_batch_raises():
+    # With batched=True the first call is already the batch of theta and theta +- h e_i.
+    cost_fn, parameters, gradients = course_case()
+    before = snapshot(parameters), snapshot(gradients)
+    np.random.seed(5)
+    state = np.random.get_state()
+    with pytest.raises(RuntimeError, match="boom"):
+        gc_utils.check_gradients(_raising_on_full_batches(cost_fn), parameters, gradients,
+                                 batched=True)
+    assert (snapshot(parameters), snapshot(gradients)) == before
+    after = np.random.get_state()
+    assert np.array_equal(after[1], state[1]) and after[2:] == state[2:]
+
+
+def test_detected_batching_falls_back_when_a_full_batch_raises():
+    # The 2-point probe passes; the first full batch raises, so single calls take over.
+    cost_fn, parameters, gradients = course_case()
+    before = snapshot(parameters), snapshot(gradients)
+    report = gc_utils.check_gradients(_raising_on_full_batches(cost_fn), parameters, gradients)
+    assert not report.batched and report.passed, str(report)
+    assert (snapshot(parameters), snapshot(gradients)) == before
+
+
 def test_dropout_with_global_random_masks_is_checked_deterministically():
     rng = np.random.default_rng(0)
     w = rng.standard_normal((4, 6))
