@@ -785,21 +785,24 @@ def _larger_steps(ctx, estimate, picks, h):
     """Estimates at CONFIRM_NEAR x h and CONFIRM_FAR x h for the entries (or directions)
     `picks`, and at CONFIRM_NEAR x h in extended precision (None when np.longdouble is
     no wider than float64 or `cost_fn` does not keep it); ``estimate(ctx, (picks, steps))``
-    does the work."""
+    does the work. Also returns the far step, and `loss`: |J(theta0) in extended precision -
+    J(theta0)| when float64 lost precision in the cost itself (else 0.0; then the
+    extended-precision D is NaN: it refutes everything)."""
     both = estimate(ctx, (np.concatenate([picks, picks]),
                           np.concatenate([h * CONFIRM_NEAR, h * CONFIRM_FAR])))
     near, far = _take(both, slice(len(picks))), _take(both, slice(len(picks), None))
-    precise = None
+    precise, loss = None, 0.0
     if np.finfo(np.longdouble).eps < EPS:
         theta0 = ctx.theta0.astype(np.longdouble)
         J0 = ctx.evaluator.single(theta0)
         if np.asarray(J0).dtype == np.longdouble:
             precise = estimate(ctx._replace(theta0=theta0, J0=J0), (picks, h * CONFIRM_NEAR))
             if abs(J0 - ctx.J0) > PRECISION_LOSS * EPS * max(abs(ctx.J0), 1.0):
+                loss = float(abs(J0 - ctx.J0))
                 # float64 lost precision in the cost itself (1 - sigmoid(z) rounded to a
                 # few ulps): its derivatives may miss whole terms at every step.
                 precise.D[:] = np.nan
-    return near, far, precise, h * CONFIRM_FAR
+    return near, far, precise, h * CONFIRM_FAR, loss
 
 
 def _confirmed(ctx, analytic, small, near, far, precise, far_step):
@@ -871,11 +874,12 @@ def _check_central(ctx):
     else:  # the same as above when nothing is left out
         difference, per_tensor = summary["equation2"]
     suspect = flagged = np.zeros(layout.count, dtype=bool)
+    loss = 0.0
     if wrong.any():
         flagged = layout.any(wrong) & ((per_tensor >= ctx.threshold) | layout.any(outside))
     if flagged.any():
         picks = _top(layout, wrong & flagged[layout.owner], err / est.unc, CONFIRM_COUNT)
-        near, far, precise, step = _larger_steps(
+        near, far, precise, step, loss = _larger_steps(
             ctx, lambda c, f: _axis_estimate(c, f[0], f[1]), picks, h[picks])
         confirmed = np.where(est.kink[picks], (g[picks] < near.lo) | (g[picks] > near.hi),
                              _confirmed(ctx, g[picks], _take(est, picks), near, far, precise,
@@ -887,7 +891,7 @@ def _check_central(ctx):
                        est=est if kinks else None)
     issues = {"unconfirmed": _names(layout, unconfirmed),
               "nonfinite": int(np.count_nonzero(~finite)),
-              "kinks": int(np.count_nonzero(est.kink)) if kinks else 0,
+              "kinks": int(np.count_nonzero(est.kink)) if kinks else 0, "loss": loss,
               "cause": lambda: _cause(ctx, est, kept)}
     return _finish(ctx, rows, difference, issues)
 
@@ -898,12 +902,7 @@ def _check_complex(ctx):
     h = COMPLEX_STEP * np.maximum(1, np.abs(ctx.theta0)) if ctx.epsilon is None else \
         np.full(n, ctx.epsilon)
     _complex_probe(ctx, h)
-
-    def rows(start, stop, points):
-        points[:] = ctx.theta0
-        points[np.arange(stop - start), np.arange(start, stop)] += 1j * h[start:stop]
-
-    D = ctx.evaluator.evaluate(rows, n, complex).imag / h
+    D = _complex_step(ctx, np.arange(n), h)
     scale = np.zeros(layout.count)
     np.maximum.at(scale, layout.owner, np.abs(np.nan_to_num(D)))
     unc = COMPLEX_ULPS * EPS * (np.abs(D) + scale[layout.owner])
@@ -920,11 +919,23 @@ def _check_complex(ctx):
                        layout.starts + ctx.rng.integers(layout.stops - layout.starts))
     hc = _central_steps(ctx.theta0[spots], None)
     small = _axis_estimate(ctx, spots, hc)
-    near, far, precise, step = _larger_steps(
+    near, far, precise, step, loss = _larger_steps(
         ctx, lambda c, f: _axis_estimate(c, f[0], f[1]), spots, hc)
     smooth = ~small.kink & ~far.kink
     apart = lambda est, x, extra: np.abs(x - est.D) > SAFETY * (est.unc + extra)  # noqa: E731
     unsafe_spot = smooth & apart(small, D[spots], unc[spots]) & apart(far, D[spots], unc[spots])
+    imprecise = np.zeros(layout.count, dtype=bool)
+    if unsafe_spot.any() and np.finfo(np.longdouble).eps < EPS:
+        # Code that is not complex-safe (np.abs, norms) gives the same wrong complex step in
+        # any precision. Complex-safe code can be wrong in float64 alone: where an
+        # intermediate is subnormal (e^-720 in log(sigmoid(z))) the imaginary part
+        # underflows, and 1 - sigmoid(z) of a saturated unit is rounded to a few ulps.
+        # np.clongdouble has a wider exponent range and mantissa (where it is wider).
+        where = np.flatnonzero(unsafe_spot)
+        at = spots[where]
+        same = np.abs(_complex_step(ctx, at, h[at], np.clongdouble) - D[at]) <= SAFETY * unc[at]
+        unsafe_spot[where] = same
+        imprecise = layout.any(~same, layout.owner[at])
     confirmed = wrong[spots] & apart(small, g[spots], 0) & _confirmed(
         ctx, g[spots], small, near, far, precise, step)
     unsafe = layout.any(unsafe_spot, layout.owner[spots])
@@ -932,10 +943,22 @@ def _check_complex(ctx):
     unconfirmed = flagged & ~unsafe & ~suspect
     rows = _entry_rows(ctx, D, unc, finite, wrong, per_tensor, suspect, unconfirmed, unsafe)
     issues = {"unsafe": _names(layout, unsafe), "unconfirmed": _names(layout, unconfirmed),
-              "nonfinite": int(np.count_nonzero(~finite)),
+              "imprecise": _names(layout, imprecise & unconfirmed),
+              "nonfinite": int(np.count_nonzero(~finite)), "loss": loss,
               "cause": lambda: "the complex-step derivatives are less accurate than "
                                "expected; check the cost for cancellation"}
     return _finish(ctx, rows, difference, issues)
+
+
+def _complex_step(ctx, coords, h, dtype=complex):
+    """Complex-step derivatives Im J(theta + i h e_c) / h along the axes `coords` (k,),
+    evaluated in `dtype` (complex or np.clongdouble)."""
+
+    def rows(start, stop, points):
+        points[:] = ctx.theta0
+        points[np.arange(stop - start), coords[start:stop]] += 1j * h[start:stop]
+
+    return ctx.evaluator.evaluate(rows, len(coords), dtype).imag / h
 
 
 def _complex_probe(ctx, h):
@@ -976,9 +999,10 @@ def _check_directional(ctx):
     difference, per_tensor = summary["equation2"]  # along against est.D
     flagged = layout.any(wrong, owner) & (per_tensor >= ctx.threshold)
     suspect = np.zeros(T, dtype=bool)
+    loss = 0.0
     picks = np.flatnonzero(wrong & flagged[owner])
     if len(picks):
-        near, far, precise, step = _larger_steps(
+        near, far, precise, step, loss = _larger_steps(
             ctx, lambda c, f: _direction_estimate(c, V[f[0]], f[1],
                                                   [support[i] for i in f[0].tolist()]),
             picks, hd[picks])
@@ -1000,7 +1024,7 @@ def _check_directional(ctx):
             row.pattern = _direction_pattern(row, g[a:b], V[mine, a:b], along[mine],
                                              est.D[mine], est.unc[mine], found)
     issues = {"unconfirmed": _names(layout, flagged & ~suspect),
-              "nonfinite": int(np.count_nonzero(~finite)),
+              "nonfinite": int(np.count_nonzero(~finite)), "loss": loss,
               "cause": lambda: _cause(ctx, est, finite)}
     return _finish(ctx, rows, difference, issues)
 
@@ -1210,6 +1234,20 @@ def _finish(ctx, rows, difference, issues):
             reason = (f"the cost is not complex-safe for {', '.join(issues['unsafe'])} (complex "
                       "step and central differences disagree there): avoid np.abs, norms and "
                       "np.vdot in `cost_fn`, or use method='central'")
+        elif issues.get("imprecise"):
+            reason = (f"the complex step is inaccurate in float64 for "
+                      f"{', '.join(issues['imprecise'])}: it changes in extended precision, "
+                      "because an intermediate of the cost is subnormal or rounded (e.g. "
+                      "log(sigmoid(z)) or log(1 - sigmoid(z)) of a saturated unit); use "
+                      "method='central'")
+        elif issues["unconfirmed"] and issues["loss"]:
+            names = issues["unconfirmed"]
+            reason = (f"{', '.join(names)} disagree{'s' if len(names) == 1 else ''} with the "
+                      "numerical gradient, but the cost itself loses precision in float64 at "
+                      f"`parameters` (in extended precision it moves by {issues['loss']:.1e}), "
+                      "so no numerical derivative can settle it; compute it in a stable way "
+                      "(e.g. log(1 - sigmoid(z)) of a saturated unit) or check at other "
+                      "parameters")
         elif issues["unconfirmed"]:
             names = issues["unconfirmed"]
             reason = (f"{', '.join(names)} disagree{'s' if len(names) == 1 else ''} with the "

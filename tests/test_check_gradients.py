@@ -365,6 +365,47 @@ def test_complex_unsafe_cost_is_inconclusive_naming_the_parameter():
         assert report.rows["v"].verdict == "ok"
 
 
+@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+                    reason="needs an np.clongdouble wider than complex128")
+def test_complex_step_that_underflows_is_not_blamed_on_the_code():
+    # -log(sigmoid(z)) at z = -720: sigmoid(z) ~ 1e-313 is subnormal, so the imaginary part
+    # of the complex step underflows to 0 although the code is complex-safe.
+    w = np.array([-720.0, 0.3])
+    v = np.array([0.1, 0.2])
+
+    def cost(p):
+        return -np.sum(np.log(gc_utils.sigmoid(p["w"])), axis=-1) + np.sum(np.sin(p["v"]), axis=-1)
+
+    gradients = {"dw": -(1 - gc_utils.sigmoid(w)), "dv": np.cos(v)}
+    report = gc_utils.check_gradients(cost, {"w": w, "v": v}, gradients, method="complex")
+    assert report.verdict == "inconclusive", str(report)
+    assert "complex step is inaccurate in float64 for w" in report.reason
+    assert report.rows["w"].verdict == "unsure" and report.rows["v"].verdict == "ok"
+    assert gc_utils.check_gradients(cost, {"w": w, "v": v}, gradients).passed
+    # A real bug in the same tensor is still confirmed by central differences.
+    buggy = {**gradients, "dw": 2 * gradients["dw"]}
+    report = gc_utils.check_gradients(cost, {"w": w, "v": v}, buggy, method="complex")
+    assert report.verdict == "fail" and report.suspects == ["dw"], str(report)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+                    reason="needs an np.longdouble wider than float64")
+@pytest.mark.parametrize("method", METHODS)
+def test_cost_that_loses_precision_in_float64_is_named_as_the_cause(method):
+    # -log(1 - sigmoid(36)): 1 - sigmoid(z) ~ 2e-16 is rounded to a few ulps in float64.
+    w = np.array([36.0, 0.3])
+    v = np.array([0.1, 0.2])
+
+    def cost(p):
+        return (-np.sum(np.log(1 - gc_utils.sigmoid(p["w"])), axis=-1)
+                + np.sum(np.sin(p["v"]), axis=-1))
+
+    gradients = {"dw": gc_utils.sigmoid(w), "dv": np.cos(v)}
+    report = gc_utils.check_gradients(cost, {"w": w, "v": v}, gradients, method=method)
+    assert report.verdict == "inconclusive", str(report)
+    assert "the cost itself loses precision in float64" in report.reason, str(report)
+
+
 def test_complex_method_refuses_a_cost_that_rejects_or_drops_complex_input():
     w = np.ones(2)
     with pytest.raises(TypeError, match="`cost_fn` must accept complex parameters"):
