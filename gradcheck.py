@@ -112,6 +112,15 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     of equation (2); the analytic value must lie between the left and right
     slopes (a valid subgradient). The legacy global random state is restored
     before every evaluation, so dropout masks drawn with np.random repeat.
+
+    Complex step: the worst entries of each tensor and one random entry are
+    checked with central differences. Where both step sizes side against the
+    complex step, the code is "not complex-safe" (np.abs, norms, np.vdot) only if
+    the same complex step in np.clongdouble gives the same value; if it changes,
+    float64 itself failed (a subnormal intermediate such as sigmoid(-720), whose
+    imaginary part underflows, or a rounded 1 - sigmoid(z)), and the reason says so.
+    Without an np.longdouble wider than float64 (e.g. ARM macOS) that re-check
+    and the extended-precision confirmation above are skipped.
     """
     layout, theta0, grad = _validate(cost_fn, parameters, gradients, method, epsilon,
                                      threshold, seed, batched)
