@@ -406,6 +406,24 @@ def test_cost_that_loses_precision_in_float64_is_named_as_the_cause(method):
     assert "the cost itself loses precision in float64" in report.reason, str(report)
 
 
+@pytest.mark.parametrize("method", METHODS)
+def test_cost_that_refuses_extended_precision_is_still_checked(method):
+    # np.linalg refuses np.longdouble and np.clongdouble: the confirmation in extended
+    # precision must be skipped, not raise. cost(w) = 1' (A + w I)^-1 1.
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    w = np.array([0.5])
+
+    def cost(p):
+        return np.sum(np.linalg.solve(A + p["w"] * np.eye(2), np.ones(2)))
+
+    inverse = np.linalg.inv(A + w[0] * np.eye(2))
+    gradients = {"dw": np.array([-np.ones(2) @ inverse @ inverse @ np.ones(2)])}
+    assert gc_utils.check_gradients(cost, {"w": w}, gradients, method=method).passed
+    report = gc_utils.check_gradients(cost, {"w": w}, {"dw": 2 * gradients["dw"]},
+                                      method=method)
+    assert report.verdict == "fail" and "dw is 2.00 ×" in report.reason, str(report)
+
+
 def test_complex_method_refuses_a_cost_that_rejects_or_drops_complex_input():
     w = np.ones(2)
     with pytest.raises(TypeError, match="`cost_fn` must accept complex parameters"):
