@@ -936,7 +936,10 @@ def _check_complex(ctx):
     small = _axis_estimate(ctx, spots, hc)
     near, far, precise, step, loss = _larger_steps(
         ctx, lambda c, f: _axis_estimate(c, f[0], f[1]), spots, hc)
-    smooth = ~small.kink & ~far.kink
+    # Central differences are evidence only where smooth and where the cost moved at all: a
+    # cost that rounds to a constant (e.g. 1e-40 from a confidently right output rounds
+    # to exactly 0) gives D = 0 with no round-off to speak of.
+    smooth = ~small.kink & ~far.kink & ~small.flat & ~far.flat
     apart = lambda est, x, extra: np.abs(x - est.D) > SAFETY * (est.unc + extra)  # noqa: E731
     unsafe_spot = smooth & apart(small, D[spots], unc[spots]) & apart(far, D[spots], unc[spots])
     imprecise = np.zeros(layout.count, dtype=bool)

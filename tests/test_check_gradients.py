@@ -424,6 +424,19 @@ def test_cost_that_refuses_extended_precision_is_still_checked(method):
     assert report.verdict == "fail" and "dw is 2.00 ×" in report.reason, str(report)
 
 
+def test_complex_step_is_not_blamed_where_central_differences_see_a_constant_cost():
+    # -log(sigmoid(100)) ~ 4e-44 rounds to exactly 0, so central differences are 0 with no
+    # round-off; the complex step still gets the derivative -sigmoid(-100) right.
+    w = np.array([100.0, 101.0])
+
+    def cost(p):
+        return -np.sum(np.log(gc_utils.sigmoid(p["w"])), axis=-1)
+
+    gradients = {"dw": -gc_utils.sigmoid(-w)}
+    report = gc_utils.check_gradients(cost, {"w": w}, gradients, method="complex")
+    assert report.passed, str(report)
+
+
 def test_complex_method_refuses_a_cost_that_rejects_or_drops_complex_input():
     w = np.ones(2)
     with pytest.raises(TypeError, match="`cost_fn` must accept complex parameters"):
