@@ -1,5 +1,6 @@
 """check_gradients: a gradient checker with an error model, a verdict and a per-parameter report."""
 
+import contextlib
 import ctypes
 import html
 import itertools
@@ -34,6 +35,7 @@ KINKS_SHOWN = 5  # kinks listed in the text report
 BATCH_RTOL = 1e-12  # a batched cost must match single calls this closely to be trusted
 BATCH_BYTES = 32 * 2**20  # memory for the parameter stack of one batched call
 CLEAR_FRACTION = 0.1  # entries this close (x threshold) skip the 2h evaluation
+EXTENDED_MAX_N = 2000  # per-entry checks are re-run in np.longdouble (no BLAS) up to this n
 PROBE_SCALE = 1e-3  # relative size of the random point used to verify batching
 
 
@@ -119,8 +121,16 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     the same complex step in np.clongdouble gives the same value; if it changes,
     float64 itself failed (a subnormal intermediate such as sigmoid(-720), whose
     imaginary part underflows, or a rounded 1 - sigmoid(z)), and the reason says so.
-    Without an np.longdouble wider than float64 (e.g. ARM macOS) that re-check
-    and the extended-precision confirmation above are skipped.
+
+    Extended precision: with epsilon=None, a check that float64 leaves
+    inconclusive for numerical reasons alone (discrepancies not confirmed, or
+    within the uncertainty) is run again with theta in np.longdouble (up to
+    EXTENDED_MAX_N entries for "central" and "complex"); only a "pass" from that
+    re-run replaces the float64 verdict, and its reason says so. A cost that
+    cannot compute in np.longdouble (np.linalg) keeps the float64 verdict.
+    Without an np.longdouble wider than float64 (e.g. ARM macOS) these re-runs,
+    the re-check of complex-safety and the extended-precision confirmation
+    above are skipped.
     """
     layout, theta0, grad = _validate(cost_fn, parameters, gradients, method, epsilon,
                                      threshold, seed, batched)
@@ -490,6 +500,10 @@ class _GlobalRandom:
                 or (self.gauss[0].value, self.gauss[1].value) != self.cached)
 
 
+class _CostFailed(Exception):
+    """`cost_fn` raised during an optional evaluation (see `_Evaluator.optional`)."""
+
+
 class _Evaluator:
     """Evaluates the cost at points theta, batched when that has been verified to be safe."""
 
@@ -503,6 +517,26 @@ class _Evaluator:
         self.extra_value = None  # its cost
         self.spread = 0.0  # |J(theta0) - J(theta0)| over repeated single calls
         self.J0 = None
+        self.optional_depth = 0
+
+    @contextlib.contextmanager
+    def optional(self):
+        """Evaluations that may fail (in np.longdouble, which np.linalg refuses): inside,
+        an exception raised by `cost_fn` becomes `_CostFailed`; the checker's own errors
+        stay what they are."""
+        self.optional_depth += 1
+        try:
+            yield
+        finally:
+            self.optional_depth -= 1
+
+    def _call(self, parameters):
+        if not self.optional_depth:
+            return self.cost_fn(parameters)
+        try:
+            return self.cost_fn(parameters)
+        except Exception as error:
+            raise _CostFailed from error
 
     def start(self, rng, lead=None):
         """Return J(theta0), and the costs at ``lead = (rows, count)``, the first points the
@@ -557,8 +591,8 @@ class _Evaluator:
         """Cost at one point (n,), called with a fresh dict of fresh arrays."""
         self.random_state.reset()  # the same dropout masks at every call
         self.count += 1
-        value = self.cost_fn({name: point[a:b].reshape(shape).copy()
-                              for name, shape, a, b in self.layout.slots})
+        value = self._call({name: point[a:b].reshape(shape).copy()
+                            for name, shape, a, b in self.layout.slots})
         return _scalar(value)
 
     def _values(self, rows, start, stop, dtype):
@@ -585,7 +619,7 @@ class _Evaluator:
         size = len(points)
         self.count += size
         # Views into `points` (made for this call alone), one per parameter: (size, *shape).
-        values = np.asarray(self.cost_fn({
+        values = np.asarray(self._call({
             name: points[:, a:b].reshape((size, *shape))
             for name, shape, a, b in self.layout.slots}))
         if values.shape != (size,) or values.dtype.kind not in "iufc":
@@ -635,6 +669,7 @@ class _Context(NamedTuple):
     rng: np.random.Generator
     grad_nonfinite: np.ndarray  # (count,) bool: the tensor's gradient has NaN or inf
     first: np.ndarray | None  # costs at the method's first points, if `start` evaluated them
+    extended: bool = False  # a re-run in np.longdouble (see `_rescue`)
 
 
 class _Estimate(NamedTuple):
@@ -785,6 +820,13 @@ def _direction_estimate(ctx, V, h, support, analytic=None, owner=None, summary=N
     return _staged(ctx, rows_for, h, analytic, owner, summary)
 
 
+def _as_float64(estimate):
+    """The estimate in float64 (from an np.longdouble run), for the report and comparisons."""
+    if estimate.D.dtype == np.float64:
+        return estimate
+    return _Estimate(*(x.astype(np.float64) if x.dtype.kind == "f" else x for x in estimate))
+
+
 def _take(estimate, where):
     """The estimate restricted to the points selected by `where`."""
     return _Estimate(*(values[where] for values in estimate))
@@ -802,14 +844,15 @@ def _larger_steps(ctx, estimate, picks, h):
                           np.concatenate([h * CONFIRM_NEAR, h * CONFIRM_FAR])))
     near, far = _take(both, slice(len(picks))), _take(both, slice(len(picks), None))
     precise, loss = None, 0.0
-    if np.finfo(np.longdouble).eps < EPS:
+    if np.finfo(np.longdouble).eps < EPS and not ctx.extended:  # (not again in a re-run)
         theta0 = ctx.theta0.astype(np.longdouble)
         try:
-            J0 = ctx.evaluator.single(theta0)
-            if np.asarray(J0).dtype == np.longdouble:
-                precise = estimate(ctx._replace(theta0=theta0, J0=J0),
-                                   (picks, h * CONFIRM_NEAR))
-        except Exception:  # a cost that cannot compute in np.longdouble: no such evidence
+            with ctx.evaluator.optional():
+                J0 = ctx.evaluator.single(theta0)
+                if np.asarray(J0).dtype == np.longdouble:
+                    precise = estimate(ctx._replace(theta0=theta0, J0=J0),
+                                       (picks, h * CONFIRM_NEAR))
+        except _CostFailed:  # a cost that cannot compute in np.longdouble: no such evidence
             precise = None
         if precise is not None and \
                 abs(J0 - ctx.J0) > PRECISION_LOSS * EPS * max(abs(ctx.J0), 1.0):
@@ -872,7 +915,7 @@ def _check_central(ctx):
     h = _central_steps(ctx.theta0, ctx.epsilon)
     coords = np.arange(layout.n)
     summary = {}
-    est = _axis_estimate(ctx, coords, h, g, layout.owner, summary, ctx.first)
+    est = _as_float64(_axis_estimate(ctx, coords, h, g, layout.owner, summary, ctx.first))
     kinks = est.kink.any()
     finite = np.isfinite(est.D) & np.isfinite(est.unc)
     err = np.abs(g - est.D)
@@ -908,7 +951,8 @@ def _check_central(ctx):
               "nonfinite": int(np.count_nonzero(~finite)),
               "kinks": int(np.count_nonzero(est.kink)) if kinks else 0, "loss": loss,
               "cause": lambda: _cause(ctx, est, kept)}
-    return _finish(ctx, rows, difference, issues)
+    report = _finish(ctx, rows, difference, issues)
+    return _rescue(ctx, report, issues, _check_central) if layout.n <= EXTENDED_MAX_N else report
 
 
 def _check_complex(ctx):
@@ -917,7 +961,7 @@ def _check_complex(ctx):
     h = COMPLEX_STEP * np.maximum(1, np.abs(ctx.theta0)) if ctx.epsilon is None else \
         np.full(n, ctx.epsilon)
     _complex_probe(ctx, h)
-    D = _complex_step(ctx, np.arange(n), h)
+    D = _complex_step(ctx, np.arange(n), h).astype(np.float64, copy=False)
     scale = np.zeros(layout.count)
     np.maximum.at(scale, layout.owner, np.abs(np.nan_to_num(D)))
     unc = COMPLEX_ULPS * EPS * (np.abs(D) + scale[layout.owner])
@@ -952,8 +996,9 @@ def _check_complex(ctx):
         where = np.flatnonzero(unsafe_spot)
         at = spots[where]
         try:
-            precise_D = _complex_step(ctx, at, h[at], np.clongdouble)
-        except Exception:  # np.linalg refuses np.clongdouble: the claim stands
+            with ctx.evaluator.optional():
+                precise_D = _complex_step(ctx, at, h[at], np.clongdouble)
+        except _CostFailed:  # np.linalg refuses np.clongdouble: the claim stands
             precise_D = D[at]
         same = np.abs(precise_D - D[at]) <= SAFETY * unc[at]
         unsafe_spot[where] = same
@@ -969,12 +1014,14 @@ def _check_complex(ctx):
               "nonfinite": int(np.count_nonzero(~finite)), "loss": loss,
               "cause": lambda: "the complex-step derivatives are less accurate than "
                                "expected; check the cost for cancellation"}
-    return _finish(ctx, rows, difference, issues)
+    report = _finish(ctx, rows, difference, issues)
+    return _rescue(ctx, report, issues, _check_complex) if n <= EXTENDED_MAX_N else report
 
 
-def _complex_step(ctx, coords, h, dtype=complex):
+def _complex_step(ctx, coords, h, dtype=None):
     """Complex-step derivatives Im J(theta + i h e_c) / h along the axes `coords` (k,),
-    evaluated in `dtype` (complex or np.clongdouble)."""
+    evaluated in `dtype` (complex or np.clongdouble; default: theta's complex type)."""
+    dtype = np.result_type(ctx.theta0.dtype, np.complex64) if dtype is None else dtype
 
     def rows(start, stop, points):
         points[:] = ctx.theta0
@@ -985,7 +1032,7 @@ def _complex_step(ctx, coords, h, dtype=complex):
 
 def _complex_probe(ctx, h):
     """Raise a clear error unless `cost_fn` computes with complex parameters."""
-    point = ctx.theta0.astype(complex)
+    point = ctx.theta0.astype(np.result_type(ctx.theta0.dtype, np.complex64))
     point[0] += 1j * h[0]
     try:
         value = ctx.evaluator.single(point)
@@ -1015,7 +1062,7 @@ def _check_directional(ctx):
     along = V @ g  # analytic directional derivatives
     support = [layout.slots[t][2:] for t in owner.tolist()]
     summary = {}
-    est = _direction_estimate(ctx, V, hd, support, along, owner, summary)
+    est = _as_float64(_direction_estimate(ctx, V, hd, support, along, owner, summary))
     finite = np.isfinite(est.D) & np.isfinite(est.unc)
     wrong = finite & (np.abs(along - est.D) > SAFETY * est.unc)
     difference, per_tensor = summary["equation2"]  # along against est.D
@@ -1048,7 +1095,7 @@ def _check_directional(ctx):
     issues = {"unconfirmed": _names(layout, flagged & ~suspect),
               "nonfinite": int(np.count_nonzero(~finite)), "loss": loss,
               "cause": lambda: _cause(ctx, est, finite)}
-    return _finish(ctx, rows, difference, issues)
+    return _rescue(ctx, _finish(ctx, rows, difference, issues), issues, _check_directional)
 
 
 def _bisect(ctx, a, b, h):
@@ -1105,14 +1152,14 @@ def _equation2(g, D, layout, owner=None):
     are 0."""
     owner3 = layout.owner3 if owner is None or owner is layout.owner else \
         _stacked_owner(owner, layout.count)
-    x = np.concatenate([g - D, g, D])
+    x = np.concatenate([g - D, g, D]).astype(np.float64, copy=False)  # bincount: float64 only
     # The squares of g - D, g and D summed per group, in one bincount (the same sums as three).
     squares = np.bincount(owner3, weights=x * x, minlength=3 * layout.count).reshape(3, -1)
     norms = np.sqrt(squares)
     num, g_norm, D_norm = np.sqrt(np.add.reduce(squares, axis=1))  # float64 scalars
     den = g_norm + D_norm
     total = 0.0 if num == 0 and den == 0 else float(num / den)  # as `_divide`, for scalars
-    per_tensor = _divide(norms[0], norms[1] + norms[2])
+    per_tensor = _divide(norms[0], norms[1] + norms[2]).astype(np.float64, copy=False)
     return total, per_tensor
 
 
@@ -1289,8 +1336,39 @@ def _finish(ctx, rows, difference, issues):
             reason = (f"every gradient agrees with the numerical one: difference "
                       f"{_fmt_difference(difference, threshold)} (threshold {threshold:.1e})"
                       + (f"; {kinks} entries at kinks were left out, each a valid subgradient"
-                         if kinks else ""))
+                         if kinks else "")
+                      + ("; float64 could not resolve these derivatives, so they were "
+                         "estimated in extended precision (np.longdouble)" if ctx.extended
+                         else ""))
     return _report(ctx, verdict, difference, rows, suspects, reason)
+
+
+def _rescue(ctx, report, issues, check):
+    """`report`, or the same check re-run in np.longdouble when float64 was not precise
+    enough: when the verdict is inconclusive for numerical reasons alone (discrepancies
+    not confirmed, or within the uncertainty of the estimates) and the step is the
+    checker's to choose (epsilon=None; a given epsilon is checked as given). Only a
+    "pass" replaces it: less round-off settles a discrepancy that float64 made, but never
+    turns one into an accusation (the gradients themselves are float64)."""
+    if (report.verdict != "inconclusive" or ctx.extended or ctx.epsilon is not None
+            or ctx.grad_nonfinite.any()
+            or issues["nonfinite"] or issues.get("unsafe")
+            or np.finfo(np.longdouble).eps >= EPS):
+        return report
+    theta0 = ctx.theta0.astype(np.longdouble)
+    try:
+        with ctx.evaluator.optional():
+            J0 = ctx.evaluator.single(theta0)
+            # A cost that computes in float64 whatever it gets would only repeat itself.
+            if np.asarray(J0).dtype.kind in "fc" and np.asarray(J0).itemsize > 8 and \
+                    np.isfinite(J0):
+                again = check(ctx._replace(theta0=theta0, J0=J0, first=None, extended=True))
+                if again.verdict == "pass":
+                    return again
+    except _CostFailed:  # a cost that cannot compute in np.longdouble: keep what float64 said
+        pass
+    report.evaluations = ctx.evaluator.count  # the points of the re-run count too
+    return report
 
 
 def _early_report(ctx, reason):

@@ -367,7 +367,7 @@ def test_complex_unsafe_cost_is_inconclusive_naming_the_parameter():
 
 @pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
                     reason="needs an np.clongdouble wider than complex128")
-def test_complex_step_that_underflows_is_not_blamed_on_the_code():
+def test_complex_step_that_underflows_is_not_blamed_on_the_code(monkeypatch):
     # -log(sigmoid(z)) at z = -720: sigmoid(z) ~ 1e-313 is subnormal, so the imaginary part
     # of the complex step underflows to 0 although the code is complex-safe.
     w = np.array([-720.0, 0.3])
@@ -378,9 +378,16 @@ def test_complex_step_that_underflows_is_not_blamed_on_the_code():
 
     gradients = {"dw": -(1 - gc_utils.sigmoid(w)), "dv": np.cos(v)}
     report = gc_utils.check_gradients(cost, {"w": w, "v": v}, gradients, method="complex")
+    # Re-run in np.clongdouble, where sigmoid(-720) is a normal number, it passes ...
+    assert report.passed, str(report)
+    assert "estimated in extended precision" in report.reason
+    # ... and without that re-run the reason names float64, not the code.
+    monkeypatch.setattr(gradcheck, "EXTENDED_MAX_N", 0)
+    report = gc_utils.check_gradients(cost, {"w": w, "v": v}, gradients, method="complex")
     assert report.verdict == "inconclusive", str(report)
     assert "complex step is inaccurate in float64 for w" in report.reason
     assert report.rows["w"].verdict == "unsure" and report.rows["v"].verdict == "ok"
+    monkeypatch.undo()
     assert gc_utils.check_gradients(cost, {"w": w, "v": v}, gradients).passed
     # A real bug in the same tensor is still confirmed by central differences.
     buggy = {**gradients, "dw": 2 * gradients["dw"]}
@@ -435,6 +442,35 @@ def test_complex_step_is_not_blamed_where_central_differences_see_a_constant_cos
     gradients = {"dw": -gc_utils.sigmoid(-w)}
     report = gc_utils.check_gradients(cost, {"w": w}, gradients, method="complex")
     assert report.passed, str(report)
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+                    reason="needs an np.longdouble wider than float64")
+@pytest.mark.parametrize("method", ["central", "directional"])  # complex: see above
+def test_check_that_float64_cannot_settle_is_rerun_in_extended_precision(method):
+    # -log(1 - sigmoid(z)) for z up to 18.5: float64 rounds 1 - sigmoid(z) enough to make
+    # the numerical derivatives inconclusive; np.longdouble settles them.
+    X = np.linspace(0, 2, 8).reshape(1, 8)
+    w, b = np.array([[9.0]]), np.array([[0.5]])
+
+    def cost(p):
+        A = gc_utils.sigmoid(p["w"] @ X + p["b"])
+        return -np.sum(np.log(1 - A), axis=-1)[..., 0] / 8
+
+    A = gc_utils.sigmoid(w @ X + b)
+    gradients = {"dw": A @ X.T / 8, "db": np.sum(A, axis=1, keepdims=True) / 8}
+    report = gc_utils.check_gradients(cost, {"w": w, "b": b}, gradients, method=method)
+    assert report.passed, str(report)
+    assert "extended precision" in report.reason
+    # Only a pass comes from the re-run: bugs stay unproven (inconclusive), never pass.
+    for factor in (1.001, 2.0):
+        buggy = {**gradients, "dw": factor * gradients["dw"]}
+        report = gc_utils.check_gradients(cost, {"w": w, "b": b}, buggy, method=method)
+        assert report.verdict == "inconclusive", str(report)
+    # A given epsilon is checked as given, in float64.
+    report = gc_utils.check_gradients(cost, {"w": w, "b": b}, gradients, method=method,
+                                      epsilon=1e-6)
+    assert report.verdict == "inconclusive" and "extended" not in report.reason
 
 
 def test_complex_method_refuses_a_cost_that_rejects_or_drops_complex_input():
