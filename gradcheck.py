@@ -1031,15 +1031,22 @@ def _complex_step(ctx, coords, h, dtype=None):
 
 
 def _complex_probe(ctx, h):
-    """Raise a clear error unless `cost_fn` computes with complex parameters."""
-    point = ctx.theta0.astype(np.result_type(ctx.theta0.dtype, np.complex64))
+    """Raise a clear error unless `cost_fn` computes with complex parameters (in a re-run in
+    np.clongdouble, `_CostFailed` unless it keeps that type: one that drops to complex128
+    or to real would only repeat, or lose, the imaginary parts)."""
+    dtype = np.result_type(ctx.theta0.dtype, np.complex64)
+    point = ctx.theta0.astype(dtype)
     point[0] += 1j * h[0]
     try:
         value = ctx.evaluator.single(point)
+    except _CostFailed:
+        raise
     except Exception as error:
         raise TypeError("`cost_fn` must accept complex parameters for method='complex' (avoid "
                         "float(), np.maximum, np.abs, norms and np.vdot); it raised "
                         f"{type(error).__name__}: {error}") from error
+    if ctx.extended and np.asarray(value).dtype != dtype:
+        raise _CostFailed
     if not np.iscomplexobj(value):
         raise TypeError("`cost_fn` returned a real value for complex parameters, so it drops "
                         "the imaginary part; method='complex' needs a complex-safe cost")

@@ -473,6 +473,33 @@ def test_check_that_float64_cannot_settle_is_rerun_in_extended_precision(method)
     assert report.verdict == "inconclusive" and "extended" not in report.reason
 
 
+@pytest.mark.parametrize("extended", ["raises", "drops to complex128"])
+@pytest.mark.parametrize("z", [-720.0, 33.0])
+def test_complex_cost_without_clongdouble_keeps_the_float64_verdict(extended, z):
+    # A subnormal sigmoid(-720) (the complex step underflows) or a rounded 1 - sigmoid(33)
+    # (the cost loses precision), with a cost that cannot compute in np.clongdouble: neither
+    # the re-check nor the re-run in extended precision may raise, or pass on numbers it
+    # could not compute.
+    w = np.array([z, 0.3])
+    v = np.array([0.1, 0.2])
+    label = 1.0 if z < 0 else 0.0
+
+    def cost(p):
+        if p["w"].dtype == np.clongdouble:
+            if extended == "raises":
+                raise TypeError("no clongdouble here")
+            p = {name: value.astype(complex) for name, value in p.items()}
+        A = gc_utils.sigmoid(p["w"])
+        return (-np.sum(np.log(A) if label else np.log(1 - A), axis=-1)
+                + np.sum(np.sin(p["v"]), axis=-1))
+
+    gradients = {"dw": gc_utils.sigmoid(w) - label, "dv": np.cos(v)}
+    for dw in (gradients["dw"], np.zeros(2)):
+        report = gc_utils.check_gradients(cost, {"w": w, "v": v}, {**gradients, "dw": dw},
+                                          method="complex")
+        assert report.verdict == "inconclusive", str(report)
+
+
 def test_complex_method_refuses_a_cost_that_rejects_or_drops_complex_input():
     w = np.ones(2)
     with pytest.raises(TypeError, match="`cost_fn` must accept complex parameters"):
