@@ -9,6 +9,10 @@ import testCases
 from tests import networks
 
 METHODS = ("central", "complex", "directional")
+# np.longdouble (and np.clongdouble) wider than float64: x86 has it, ARM macOS does not.
+needs_extended_precision = pytest.mark.skipif(
+    np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
+    reason="needs an np.longdouble wider than float64")
 # Tolerance on equation (2) for a correct gradient of a smooth function, per method.
 TOLERANCE = {"central": 1e-8, "complex": 1e-13, "directional": 1e-8}
 
@@ -365,8 +369,7 @@ def test_complex_unsafe_cost_is_inconclusive_naming_the_parameter():
         assert report.rows["v"].verdict == "ok"
 
 
-@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
-                    reason="needs an np.clongdouble wider than complex128")
+@needs_extended_precision
 def test_complex_step_that_underflows_is_not_blamed_on_the_code(monkeypatch):
     # -log(sigmoid(z)) at z = -720: sigmoid(z) ~ 1e-313 is subnormal, so the imaginary part
     # of the complex step underflows to 0 although the code is complex-safe.
@@ -395,8 +398,7 @@ def test_complex_step_that_underflows_is_not_blamed_on_the_code(monkeypatch):
     assert report.verdict == "fail" and report.suspects == ["dw"], str(report)
 
 
-@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
-                    reason="needs an np.longdouble wider than float64")
+@needs_extended_precision
 @pytest.mark.parametrize("method", METHODS)
 def test_cost_that_loses_precision_in_float64_is_named_as_the_cause(method):
     # -log(1 - sigmoid(36)): 1 - sigmoid(z) ~ 2e-16 is rounded to a few ulps in float64.
@@ -444,8 +446,7 @@ def test_complex_step_is_not_blamed_where_central_differences_see_a_constant_cos
     assert report.passed, str(report)
 
 
-@pytest.mark.skipif(np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
-                    reason="needs an np.longdouble wider than float64")
+@needs_extended_precision
 @pytest.mark.parametrize("method", ["central", "directional"])  # complex: see above
 def test_check_that_float64_cannot_settle_is_rerun_in_extended_precision(method):
     # -log(1 - sigmoid(z)) for z up to 18.5: float64 rounds 1 - sigmoid(z) enough to make
@@ -473,6 +474,7 @@ def test_check_that_float64_cannot_settle_is_rerun_in_extended_precision(method)
     assert report.verdict == "inconclusive" and "extended" not in report.reason
 
 
+@needs_extended_precision
 @pytest.mark.parametrize("extended", ["raises", "drops to complex128"])
 @pytest.mark.parametrize("z", [-720.0, 33.0])
 def test_complex_cost_without_clongdouble_keeps_the_float64_verdict(extended, z):
