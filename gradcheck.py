@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 EPS = np.finfo(np.float64).eps  # unit round-off u of float64, 2.2e-16
+EXTENDED = np.finfo(np.longdouble).eps < EPS  # np.longdouble is wider (x86: yes; ARM macOS: no)
 CENTRAL_STEP = EPS ** (1 / 3)  # ~6.1e-6: balances truncation O(h^2) against round-off O(u/h)
 COMPLEX_STEP = 1e-20  # no subtractive cancellation, so the step can be tiny
 THRESHOLD = 1e-7  # equation (2) must be below this to pass
@@ -844,7 +845,7 @@ def _larger_steps(ctx, estimate, picks, h):
                           np.concatenate([h * CONFIRM_NEAR, h * CONFIRM_FAR])))
     near, far = _take(both, slice(len(picks))), _take(both, slice(len(picks), None))
     precise, loss = None, 0.0
-    if np.finfo(np.longdouble).eps < EPS and not ctx.extended:  # (not again in a re-run)
+    if EXTENDED and not ctx.extended:  # (not again in a re-run)
         theta0 = ctx.theta0.astype(np.longdouble)
         try:
             with ctx.evaluator.optional():
@@ -987,7 +988,7 @@ def _check_complex(ctx):
     apart = lambda est, x, extra: np.abs(x - est.D) > SAFETY * (est.unc + extra)  # noqa: E731
     unsafe_spot = smooth & apart(small, D[spots], unc[spots]) & apart(far, D[spots], unc[spots])
     imprecise = np.zeros(layout.count, dtype=bool)
-    if unsafe_spot.any() and np.finfo(np.longdouble).eps < EPS:
+    if unsafe_spot.any() and EXTENDED:
         # Code that is not complex-safe (np.abs, norms) gives the same wrong complex step in
         # any precision. Complex-safe code can be wrong in float64 alone: where an
         # intermediate is subnormal (e^-720 in log(sigmoid(z))) the imaginary part
@@ -1166,7 +1167,7 @@ def _equation2(g, D, layout, owner=None):
     num, g_norm, D_norm = np.sqrt(np.add.reduce(squares, axis=1))  # float64 scalars
     den = g_norm + D_norm
     total = 0.0 if num == 0 and den == 0 else float(num / den)  # as `_divide`, for scalars
-    per_tensor = _divide(norms[0], norms[1] + norms[2]).astype(np.float64, copy=False)
+    per_tensor = _divide(norms[0], norms[1] + norms[2])
     return total, per_tensor
 
 
@@ -1316,20 +1317,20 @@ def _finish(ctx, rows, difference, issues):
                       "because an intermediate of the cost is subnormal or rounded (e.g. "
                       "log(sigmoid(z)) or log(1 - sigmoid(z)) of a saturated unit); use "
                       "method='central'")
-        elif issues["unconfirmed"] and issues["loss"]:
-            names = issues["unconfirmed"]
-            reason = (f"{', '.join(names)} disagree{'s' if len(names) == 1 else ''} with the "
-                      "numerical gradient, but the cost itself loses precision in float64 at "
-                      f"`parameters` (in extended precision it moves by {issues['loss']:.1e}), "
-                      "so no numerical derivative can settle it; compute it in a stable way "
-                      "(e.g. log(1 - sigmoid(z)) of a saturated unit) or check at other "
-                      "parameters")
         elif issues["unconfirmed"]:
             names = issues["unconfirmed"]
-            reason = (f"{', '.join(names)} disagree{'s' if len(names) == 1 else ''} with the "
-                      "numerical gradient at the usual step, but 10x and 1000x larger steps "
-                      "and extended precision do not confirm it, so numerical noise cannot be "
-                      "ruled out (e.g. log(1 - sigmoid(z)) of a saturated unit)")
+            disagree = (f"{', '.join(names)} disagree{'s' if len(names) == 1 else ''} with the "
+                        "numerical gradient")
+            if issues["loss"]:
+                reason = (f"{disagree}, but the cost itself loses precision in float64 at "
+                          f"`parameters` (in extended precision it moves by "
+                          f"{issues['loss']:.1e}), so no numerical derivative can settle it; "
+                          "compute it in a stable way (e.g. log(1 - sigmoid(z)) of a saturated "
+                          "unit) or check at other parameters")
+            else:
+                reason = (f"{disagree} at the usual step, but 10x and 1000x larger steps and "
+                          "extended precision do not confirm it, so numerical noise cannot be "
+                          "ruled out (e.g. log(1 - sigmoid(z)) of a saturated unit)")
         elif issues["nonfinite"]:
             reason = (f"the cost is not finite near `parameters`, so {issues['nonfinite']} "
                       "numerical derivatives could not be estimated")
@@ -1359,16 +1360,14 @@ def _rescue(ctx, report, issues, check):
     turns one into an accusation (the gradients themselves are float64)."""
     if (report.verdict != "inconclusive" or ctx.extended or ctx.epsilon is not None
             or ctx.grad_nonfinite.any()
-            or issues["nonfinite"] or issues.get("unsafe")
-            or np.finfo(np.longdouble).eps >= EPS):
+            or issues["nonfinite"] or issues.get("unsafe") or not EXTENDED):
         return report
     theta0 = ctx.theta0.astype(np.longdouble)
     try:
         with ctx.evaluator.optional():
             J0 = ctx.evaluator.single(theta0)
             # A cost that computes in float64 whatever it gets would only repeat itself.
-            if np.asarray(J0).dtype.kind in "fc" and np.asarray(J0).itemsize > 8 and \
-                    np.isfinite(J0):
+            if np.asarray(J0).dtype == np.longdouble and np.isfinite(J0):
                 again = check(ctx._replace(theta0=theta0, J0=J0, first=None, extended=True))
                 if again.verdict == "pass":
                     return again

@@ -11,8 +11,7 @@ from tests import networks
 METHODS = ("central", "complex", "directional")
 # np.longdouble (and np.clongdouble) wider than float64: x86 has it, ARM macOS does not.
 needs_extended_precision = pytest.mark.skipif(
-    np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps,
-    reason="needs an np.longdouble wider than float64")
+    not gradcheck.EXTENDED, reason="needs an np.longdouble wider than float64")
 # Tolerance on equation (2) for a correct gradient of a smooth function, per method.
 TOLERANCE = {"central": 1e-8, "complex": 1e-13, "directional": 1e-8}
 
