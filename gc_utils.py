@@ -2,8 +2,8 @@
 
 import numpy as np
 
-# The checker has a module of its own (gradcheck.py); it is part of this helper module's API.
-from gradcheck import GradientCheckReport, check_gradients  # noqa: F401
+# The checker is a package of its own (gradcheck/); it is part of this helper module's API.
+from gradcheck import GradientCheckReport, check_gradients, check_vjp  # noqa: F401
 
 
 def sigmoid(x):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import gc_utils
-import gradcheck
 import testCases
+from gradcheck import _legacy as gradcheck
 from tests import networks
 
 METHODS = ("central", "complex", "directional")
