@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 NB := Gradient_Checking.ipynb
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env
 
-.PHONY: test lint run lab bench figures clean
+.PHONY: test lint run lab bench figures clean assignment grade
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,18 +22,13 @@ test: lint
 	$(NBVAL) tests $(NB)
 	OPENBLAS_CORETYPE=Prescott $(NBVAL) $(NB)
 
-# The executed notebook, and an HTML copy that renders offline: figures embedded, equations
-# typeset by the MathJax that the jupyter-server-mathjax package ships, copied next to it.
-MATHJAX_URL := mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full
-
+# The executed notebook, and ONE self-contained HTML file to hand around: figures embedded, and
+# MathJax 3 (django-static-mathjax's single-file tex-svg bundle) inlined, so it needs no network.
 run: $(VENV)/installed
 	mkdir -p build
 	$(PY) -m jupyter nbconvert --to notebook --execute --output-dir build $(NB)
 	cp -r images build/
-	$(PY) -m jupyter nbconvert --to html --embed-images --HTMLExporter.mathjax_url='$(MATHJAX_URL)' \
-		--output-dir build build/$(NB)
-	$(PY) -c "import jupyter_server_mathjax as m, pathlib, shutil; \
-		shutil.copytree(pathlib.Path(m.__file__).parent / 'static', 'build/mathjax', dirs_exist_ok=True)"
+	$(PY) export_html.py build/$(NB) build/$(NB:.ipynb=.html)
 
 lab: $(VENV)/installed
 	$(PY) -m jupyter lab $(NB)
@@ -43,6 +38,14 @@ bench: $(VENV)/installed
 
 figures: $(VENV)/installed
 	$(PY) images/make_figures.py
+
+# The learner edition, made from the solved notebook by code (assignment/make.py), written with
+# the modules and images it needs beside it; `make grade NB=...` scores a notebook (exit 0 only at 5/5).
+assignment: $(VENV)/installed
+	$(PY) -m assignment.make $(NB) build/Gradient_Checking_assignment.ipynb
+
+grade: $(VENV)/installed
+	$(PY) -m assignment.grade $(NB)
 
 clean:
 	rm -rf build $(VENV)

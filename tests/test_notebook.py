@@ -55,7 +55,7 @@ def test_expected_output_blocks_match_the_stored_output(code, expected):
 
 def test_there_are_expected_output_blocks_for_every_graded_function():
     graded = [c for c in CODE if text(c).startswith("# GRADED FUNCTION")]
-    assert len(graded) == 4
+    assert len(graded) == 5
     assert len(expected_output_pairs()) >= len(graded)
 
 
@@ -71,9 +71,52 @@ def test_every_image_the_prose_uses_exists():
 def test_graded_solutions_sit_between_markers_and_are_short():
     for cell in CODE:
         source = text(cell)
-        if source.startswith("# GRADED FUNCTION"):
+        if source.startswith("# GRADED FUNCTION") and "# was: " not in source:
             start, end = source.index("# YOUR CODE STARTS HERE"), source.index("# YOUR CODE ENDS HERE")
             assert start < end and len(source.splitlines()) <= 60
+
+
+def graded_fix():
+    """Source of the bug-fixing exercise, the cell defining backward_propagation_n_fixed."""
+    (source,) = [text(c) for c in CODE
+                 if text(c).startswith("# GRADED FUNCTION: backward_propagation_n_fixed\n")]
+    return source
+
+
+def fixed_lines():
+    """(fixed line, buggy statement) for each line of the bug-fixing exercise marked '# was: ...'."""
+    return [tuple(part.strip() for part in line.split("# was: ")) for line in graded_fix().splitlines()
+            if "# was: " in line]
+
+
+def test_restoring_every_was_comment_gives_back_the_buggy_backpropagation():
+    # the learner edition restores each buggy statement: that must give backward_propagation_n's code
+    (buggy,) = [text(c) for c in CODE if text(c).startswith("def backward_propagation_n(")]
+    restored = graded_fix()
+    assert len(fixed_lines()) == 2
+    for line, statement in fixed_lines():
+        assert statement in [l.strip() for l in buggy.splitlines()], statement
+        restored = restored.replace(f"{line} # was: {statement}", statement)
+        restored = restored.replace(f"{line}  # was: {statement}", statement)
+    code_lines = lambda source: [l for l in source.splitlines() if re.match(r" +(d[WZAb]\d|m|\() ", l)]  # noqa: E731
+    assert code_lines(restored) == code_lines(buggy)
+
+
+def test_only_cells_tagged_solution_spell_out_the_planted_bugs():
+    statements = [statement for _, statement in fixed_lines()]
+    for cell in CELLS:
+        if cell["cell_type"] == "markdown" and "solution" not in cell.get("metadata", {}).get("tags", []):
+            for statement in statements:
+                assert statement not in text(cell), statement
+
+
+def test_every_section_the_prose_refers_to_exists():
+    headings = {m for c in CELLS if c["cell_type"] == "markdown"
+                for m in re.findall(r"^#{2,3} (\d+(?:\.\d+)?) - ", text(c), re.M)}
+    prose = " ".join(text(c) for c in CELLS if c["cell_type"] == "markdown")
+    for group in re.findall(r"[Ss]ections? ((?:\d+(?:\.\d+)?(?:,? and |, )?)+)", prose):
+        for number in re.findall(r"\d+(?:\.\d+)?", group):
+            assert number in headings, number
 
 
 @pytest.mark.parametrize("backprop", ["backward_propagation_n", "backward_propagation_n_fixed"])
