@@ -16,10 +16,17 @@ $(VENV)/installed: requirements.txt
 lint: $(VENV)/installed
 	$(PY) -m ruff check .
 
-# Unit tests, public-test checks and the stored notebook, then the notebook again on the
-# Prescott OpenBLAS kernel: its outputs must not depend on the CPU's BLAS kernel.
+# The checker's own suites (unit, property, model families, layers), which run a second time
+# below on a simulated platform whose np.longdouble is float64 (Windows, Apple silicon).
+CHECKER_TESTS := tests/test_check_gradients.py tests/test_estimate.py tests/test_evaluate.py \
+	tests/test_properties.py tests/test_families.py tests/test_vjp.py tests/test_gc_utils.py
+
+# Unit tests, public-test checks and the stored notebook; the checker's suites again with
+# np.longdouble = float64; the notebook again on the Prescott OpenBLAS kernel: its outputs
+# must not depend on the CPU's BLAS kernel.
 test: lint
 	$(NBVAL) tests $(NB)
+	GRADCHECK_FLOAT64_LONGDOUBLE=1 $(PY) -m pytest $(CHECKER_TESTS)
 	OPENBLAS_CORETYPE=Prescott $(NBVAL) $(NB)
 
 # The executed notebook, and ONE self-contained HTML file to hand around: figures embedded, and

@@ -31,3 +31,21 @@ def notebook():
         tree.body = [node for node in tree.body if isinstance(node, ast.FunctionDef)]
         exec(compile(tree, "<notebook cell>", "exec"), namespace)
     return namespace
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "needs_extended_precision: needs an np.longdouble wider than float64 "
+        "(skipped where it is float64, and with GRADCHECK_FLOAT64_LONGDOUBLE=1)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the tests marked needs_extended_precision where np.longdouble is float64."""
+    from gradcheck.tolerances import EXTENDED  # after tests/__init__.py has set np.longdouble
+
+    if EXTENDED:
+        return
+    skip = pytest.mark.skip(reason="needs an np.longdouble wider than float64")
+    for item in items:
+        if "needs_extended_precision" in item.keywords:
+            item.add_marker(skip)

@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 
+import gc_utils
+import gradcheck
 from gc_utils import dictionary_to_vector, gradients_to_vector, relu, sigmoid, vector_to_dictionary
 from testCases import deep_network_case, gradient_check_n_test_case
 
@@ -129,3 +131,10 @@ def test_gradients_to_vector_rejects_missing_key_and_wrong_shape():
         gradients_to_vector(gradients, parameters)
     with pytest.raises(TypeError, match="`gradients` must be a dict"):
         gradients_to_vector([0.0], parameters)
+
+
+def test_check_gradients_is_the_package_function():
+    # The course's helper module re-exports the checker: one function, not a wrapper.
+    assert gc_utils.check_gradients is gradcheck.check_gradients
+    assert gc_utils.check_vjp is gradcheck.check_vjp
+    assert gc_utils.GradientCheckReport is gradcheck.GradientCheckReport

@@ -13,7 +13,7 @@ term). The strategy `network_cases` draws, independently:
 - lambd = 0 (no L2 term) or lambd in [MIN_LAMBD, MAX_LAMBD] = [0.01, 5];
 - the seed of the data and weights, and the `seed` passed to `check_gradients`.
 
-Properties, for each method in METHODS:
+Properties, for each method in METHODS (and for every report: `assert_reason_is_readable`):
 
 - correct backprop never gets the verdict "fail";
 - an injected backprop bug never gets "pass". A draw only counts when the bug changes the
@@ -34,6 +34,7 @@ boundary cases), run::
 
 import argparse
 import collections
+import os
 import re
 
 import numpy as np
@@ -43,6 +44,7 @@ from hypothesis import strategies as st
 
 import gc_utils
 import testCases
+from gradcheck import tolerances
 from tests import networks
 
 METHODS = ("central", "complex", "directional")
@@ -152,8 +154,19 @@ def run_check(net, gradients, method, seed=0):
                 raise
             return None
     assert report.verdict in ("pass", "fail", "inconclusive"), report.verdict
-    assert report.passed == (report.verdict == "pass")
+    assert bool(report) is report.passed is (report.verdict == "pass")
+    assert_reason_is_readable(report)
     return report
+
+
+def assert_reason_is_readable(report):
+    """At most two sentences, each fact once, keyed by gradient key, no contradiction."""
+    text = str(report)
+    assert len(re.findall(r"\.(?:\s+[A-Z]|$)", report.reason)) <= 2, report.reason
+    assert not re.search(r"\b[01] wrong entries", text), text
+    assert not re.search(r"(?<![-\d.])1\.00 ×", text), text
+    assert all(key == row.gradient == "d" + row.name for key, row in report.rows.items())
+    assert all(report.rows[key].verdict == "wrong" for key in report.suspects)
 
 
 def backward_with_mask(net, mask, lambd=None):
@@ -207,6 +220,27 @@ def _format_counts(counts, title):
         rate = counter["inconclusive"] / total
         lines.append(f"  {method:<12} n={total:<4} inconclusive rate {rate:.1%}  ({parts})")
     return lines
+
+
+# The platform.
+
+
+@pytest.mark.skipif(os.environ.get("GRADCHECK_FLOAT64_LONGDOUBLE") != "1",
+                    reason="only with GRADCHECK_FLOAT64_LONGDOUBLE=1 (see tests/__init__.py)")
+def test_simulated_platform_has_a_float64_longdouble():
+    """Windows and macOS on Apple silicon, simulated: np.longdouble is float64, and the checker
+    knows that it has no extended precision to fall back on."""
+    assert np.finfo(np.longdouble).eps == np.finfo(np.float64).eps
+    assert np.finfo(np.clongdouble).eps == np.finfo(np.complex128).eps
+    assert tolerances.EXTENDED is False
+
+
+@pytest.mark.needs_extended_precision
+def test_needs_extended_precision_runs_only_with_a_wider_longdouble():
+    """The one marker of tests that need a wider np.longdouble (conftest.py skips them)."""
+    assert os.environ.get("GRADCHECK_FLOAT64_LONGDOUBLE") != "1"
+    assert tolerances.EXTENDED is True
+    assert np.finfo(np.longdouble).eps < np.finfo(np.float64).eps
 
 
 # Correct backprop.

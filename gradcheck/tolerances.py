@@ -1,0 +1,66 @@
+"""Every tunable number of the checker, in one place, each with the reason for its value."""
+
+import numpy as np
+
+# -- precision ------------------------------------------------------------------------------
+EPS = float(np.finfo(np.float64).eps)  # u, the unit round-off of float64: 2.2e-16
+# Is np.longdouble wider than float64? x86 Linux: 80-bit; Windows, macOS on Apple silicon: no.
+# Extended precision may only turn an "inconclusive" into a "pass", never decide a "fail".
+EXTENDED = bool(np.finfo(np.longdouble).eps < EPS)
+EXTENDED_MAX_N = 2000  # np.longdouble has no BLAS: a per-entry re-run beyond this is too slow
+
+# -- the verdict ----------------------------------------------------------------------------
+THRESHOLD = 1e-7  # equation (2) below this passes, as in the course
+
+# -- steps ----------------------------------------------------------------------------------
+CENTRAL_STEP = EPS ** (1 / 3)  # 6.1e-6: balances truncation O(h^2) against round-off O(u/h)
+COMPLEX_STEP = 1e-20  # the complex step has no cancellation, so the step can be tiny
+MAX_EPSILON = 1.0  # a step above max(1, |theta|) no longer estimates a derivative at theta
+MAX_NOISY_STEP = 1e3  # a noisy cost widens the step by at most this (then 6e-3 max(1, |theta|))
+
+# -- the error model ------------------------------------------------------------------------
+ROUNDOFF_ULPS = 4.0  # the least noise of one evaluation, in units of u |J|: its rounding
+NOISY = 100.0  # measured noise beyond this multiple of that floor: the step is chosen from it
+PROBE_POINTS = 7  # equispaced costs of the noise probe (ECnoise's smallest table)
+NOISE_AGREE = 4.0  # ECnoise: noise estimates of successive orders agree within this factor
+COMPLEX_ULPS = 1e3  # error of a complex-step derivative, in units of the cost's precision x |D|
+
+# -- judging --------------------------------------------------------------------------------
+SAFETY = 10.0  # an entry is wrong only beyond this multiple of its uncertainty
+CLEAR = 0.1  # an entry agreeing to this x the threshold (relative) needs no +-2h costs
+DOUBT = 3.0  # a larger-step estimate this close (x its uncertainty) to backprop clears it
+# A bug persists across every decade of step; numerical error does not. The widest (6e-2
+# max(1, |theta|)) still resolves a cost that float64 freezes at smaller steps (a saturated
+# log(1 - sigmoid(z)), flat over steps of 0.1 in z; a sigmoid that underflows to subnormals).
+CONFIRM_STEPS = (10.0, 100.0, 1000.0, 10000.0)
+WIDE = 100.0  # a conviction needs a re-measurement at least this x the step (scale-invariance)
+REFUTE = 2.0  # wider steps favouring backprop by this log-likelihood ratio (odds e^2) refute
+CONFIRM_COUNT = 3  # the worst entries (or directions) re-measured per suspect tensor
+KINK_CLEAN = 0.1  # at a kink the one-sided slopes at h and 2h agree to this fraction of the jump
+KINK_TOL = 2.0  # the interval between one-sided slopes is widened by this x their drift
+DIRECTIONS = 2  # random directions per tensor for method="directional"
+MAX_FOUND = 10  # the bisection of "directional" stops after this many wrong entries per tensor
+BATCH_RTOL = 1e-12  # a batched cost must match single calls this closely to be trusted
+BATCH_BYTES = 32 * 2**20  # memory for the points of one batched call
+
+# -- explaining and showing -----------------------------------------------------------------
+PATTERN_RTOL = 1e-4  # "2.00 x the numerical gradient" must hold entrywise to this
+FACTOR_ONE = 5e-3  # a factor this close to 1 (or -1) is not named as a factor
+SHOWN_BELOW = 0.1  # differences below this x threshold are shown as a bound (their digits
+#                    are round-off, which changes with the CPU's BLAS kernel)
+PATTERN_SHOWN = 3  # wrong entries listed by value
+KINKS_SHOWN = 5  # kinks listed in the notes
+ROUNDOFF_NOTED = 1e-13  # a noise below this x |J| is reported as "float64 round-off"
+
+# -- check_vjp ------------------------------------------------------------------------------
+# vjp(a d1 + b d2) = a vjp(d1) + b vjp(d2) holds to round-off (~1e-15 relative) for a linear
+# backward; a nonlinear one misses by O(1). 1e-6 leaves room for 1e9-fold cancellation.
+LINEARITY_RTOL = 1e-6
+# Exact in binary, so a d1 and b d2 add no rounding; a + b != 1, so that an affine
+# vjp(dout) = J^T dout + c (a constant c) is caught as well.
+LINEARITY_COEFFICIENTS = (0.75, -1.5)
+# The random upstream gradients come from their own stream, not that of `seed` itself, which
+# the pipeline uses for its random directions: a dout equal to a direction could hide an error.
+DOUT_STREAM = 1
+# A second check at a random dout, after one at the caller's: a few evaluations per input.
+RANDOM_DOUT_METHOD = "directional"
