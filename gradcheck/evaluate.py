@@ -30,11 +30,12 @@ class Points:
 
     def point(self, j, dtype):
         """Point j as a fresh array (n,) of its own."""
-        out = self.base.astype(dtype, copy=True)
         if self.axes is not None:
+            out = self.base.astype(dtype, copy=True)
             out[self.axes[j]] += self.steps[j]
-        else:
-            out += self.steps[j] * self.directions[self.which[j]]
+            return out
+        out = np.multiply(self.directions[self.which[j]], self.steps[j], dtype=dtype)
+        out += self.base  # one pass over memory fewer than copying the base first
         return out
 
 
