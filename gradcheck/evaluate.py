@@ -16,6 +16,11 @@ class Points:
     def __init__(self, base, steps, axes=None, directions=None, which=None):
         self.base, self.steps, self.axes, self.directions = base, steps, axes, directions
         self.which = np.arange(len(steps)) if which is None and axes is None else which
+        if directions is not None:
+            # each direction's nonzero span: a direction within one tensor writes only there
+            nonzero = directions != 0
+            self.first = np.argmax(nonzero, axis=1)
+            self.stop = directions.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
 
     def __len__(self):
         return len(self.steps)
@@ -34,8 +39,10 @@ class Points:
             out = self.base.astype(dtype, copy=True)
             out[self.axes[j]] += self.steps[j]
             return out
-        out = np.multiply(self.directions[self.which[j]], self.steps[j], dtype=dtype)
-        out += self.base  # one pass over memory fewer than copying the base first
+        out = self.base.astype(dtype, copy=True)
+        w = self.which[j]
+        a, b = self.first[w], self.stop[w]
+        out[a:b] += self.steps[j] * self.directions[w, a:b]
         return out
 
 
