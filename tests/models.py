@@ -671,7 +671,25 @@ def l1_at_zero(seed):
         "tanh' as 1 - A": net._replace(g_prime=lambda Z: 1 - np.tanh(Z))})
 
 
-FAMILIES = {family.__name__: family for family in [
+MATERIAL = 1e-3  # a bug must move some gradient tensor by this, relative to it (tests/test_zoo.py)
+
+
+def _material(make):
+    """`make`, keeping only the bugs that change a gradient at that draw: a factor on a bias
+    whose gradient is exactly 0 (all its units dead) is no bug there, and is dropped."""
+    def made(seed):
+        case = make(seed)
+        bugs = {bug: gradients for bug, gradients in case.bugs.items()
+                if any(np.linalg.norm(gradients[key] - value)
+                       > MATERIAL * max(np.linalg.norm(value), np.finfo(float).tiny)
+                       for key, value in case.gradients.items())}
+        return case._replace(bugs=bugs)
+
+    made.__name__, made.__doc__ = make.__name__, make.__doc__
+    return made
+
+
+FAMILIES = {family.__name__: _material(family) for family in [
     softmax_tanh, leaky_relu_net, elu_net, l1_net, huber_regression, batchnorm_net, conv_net, rnn,
     tiny_parameters, huge_parameters, tiny_cost, huge_cost, float32_inside, float32_returned,
     zero_sample, pruned_unit, quantized_pool, l1_at_zero]}
