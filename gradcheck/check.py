@@ -13,7 +13,6 @@ from gradcheck.tolerances import (
     COMPLEX_STEP,
     EXTENDED,
     EXTENDED_MAX_N,
-    SAFETY,
     THRESHOLD,
 )
 
@@ -143,9 +142,9 @@ def _stages(cost_fn, problem, evaluator):
     if evidence.directions is not None:
         found = {}
         for t in np.flatnonzero(judgement.wrong):
-            step = _direction_step(problem, probe, t)
-            found[int(t)] = methods.bisect(problem, evaluator, J0, probe, rng, int(t), step,
-                                           _disagrees(problem.threshold))
+            found[int(t)] = methods.bisect(problem, evaluator, J0, probe, rng, int(t),
+                                           evidence.tensor_steps[t],
+                                           judge.disagrees(problem.threshold))
     rows = explain.rows(layout, evidence, judgement, found)
     verdict, reason = explain.verdict(problem, evidence, judgement, probe, rows)
     if verdict == "inconclusive" and _numerical(problem, judgement):
@@ -160,39 +159,29 @@ def _stages(cost_fn, problem, evaluator):
                                           "the derivatives to the threshold, the complex step "
                                           "did, and agrees with them.")
     return _report(problem, evaluator, verdict, judgement.difference, rows, reason,
-                   explain._relative_noise(probe.noise))
+                   explain.relative_noise(probe.noise))
+
+
+def _may_settle_further(problem):
+    """May a second estimator turn an inconclusive check into a pass? Only with the step the
+    checker's to choose (a given epsilon is checked as given), a finite gradient, and a size
+    whose per-entry re-run is affordable ("directional" re-runs per direction)."""
+    return (problem.epsilon is None and np.all(np.isfinite(problem.grad))
+            and (problem.method == "directional" or problem.layout.n <= EXTENDED_MAX_N))
 
 
 def _numerical(problem, judgement):
     """Is a check inconclusive for numerical reasons alone (no NaN, no kink left unjudged),
-    with the step the checker's to choose?"""
+    so that the complex step may settle it?"""
     troubles = np.isin(judgement.status, (judge.NONFINITE, judge.KINK_UNSURE))
-    return (problem.epsilon is None and problem.method != "complex" and not troubles.any()
-            and not judgement.unsafe.any() and np.all(np.isfinite(problem.grad))
-            and (problem.method == "directional" or problem.layout.n <= EXTENDED_MAX_N))
-
-
-def _direction_step(problem, probe, t):
-    a, b = problem.layout.starts[t], problem.layout.stops[t]
-    if problem.epsilon is not None:
-        return problem.epsilon
-    rms = float(np.sqrt(np.mean(problem.theta0[a:b] ** 2)))
-    return CENTRAL_STEP * probe.noise.step_factor() * max(1.0, rms)
-
-
-def _disagrees(threshold):
-    def judge_item(along, est):
-        err = np.abs(along - est.D)
-        return (err > SAFETY * est.unc) & (err >= threshold * (np.abs(along) + np.abs(est.D)))
-    return judge_item
+    return (_may_settle_further(problem) and problem.method != "complex"
+            and not troubles.any() and not judgement.unsafe.any())
 
 
 def _worth_extending(problem, report):
     """Re-run in np.longdouble only where it can turn "inconclusive" into "pass"."""
-    return (EXTENDED and report.verdict == "inconclusive" and problem.epsilon is None
-            and problem.theta0.dtype == np.float64
-            and (problem.method == "directional" or problem.layout.n <= EXTENDED_MAX_N)
-            and np.all(np.isfinite(problem.grad)) and np.isfinite(report.difference))
+    return (EXTENDED and report.verdict == "inconclusive" and _may_settle_further(problem)
+            and problem.theta0.dtype == np.float64 and np.isfinite(report.difference))
 
 
 def _extended(cost_fn, problem, report):

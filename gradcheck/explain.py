@@ -134,7 +134,7 @@ def verdict(problem, evidence, judgement, probe, rows):
                                 "np.maximum, norms, np.vdot) or loses precision in float64 "
                                 "(e.g. a saturated log(1 - sigmoid(z))); use method='central'.")
     noisy = probe.noise.noisy
-    noise = f"{_relative_noise(probe.noise):.0e} × |J|"
+    noise = f"{relative_noise(probe.noise):.0e} × |J|"
     unconfirmed = _tensors(status == J.UNCONFIRMED, owner, keys, layout.count)
     if unconfirmed:
         why = (f"the cost is noisy ({noise}, measured)" if noisy else
@@ -190,7 +190,7 @@ def _cause(problem, est, noisy, noise):
             "method='complex'"][part]
 
 
-def _relative_noise(noise):
+def relative_noise(noise):
     """The noise relative to |J(theta0)| (the floor is ROUNDOFF_ULPS units of it)."""
     return noise.level * ROUNDOFF_ULPS * noise.unit / noise.floor if noise.floor > 0 else noise.level
 

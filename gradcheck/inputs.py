@@ -37,11 +37,6 @@ class Layout:
         """(name, shape, start, stop) of every tensor."""
         return zip(self.names, self.shapes, self.starts.tolist(), self.stops.tolist(), strict=True)
 
-    def any(self, mask, owner=None):
-        """(count,) bool: does `mask` hold for any item of each tensor (items owned by `owner`)?"""
-        owner = self.owner if owner is None else owner
-        return np.bincount(owner[mask], minlength=self.count) > 0
-
     def index(self, flat):
         """The index tuple, in its tensor's shape, of entry `flat` of theta."""
         t = int(self.owner[flat])

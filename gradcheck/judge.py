@@ -134,6 +134,16 @@ def confirm(evidence, picks):
     return confirmed & tested, cleared & seen_any, favour > REFUTE
 
 
+def disagrees(threshold):
+    """The test of one set of entries in the bisection of "directional": ``test(along, est)``
+    says which directional derivatives `along` (k,) disagree with their Estimate beyond
+    SAFETY x its uncertainty and beyond the threshold (relative)."""
+    def test(along, est):
+        err = np.abs(along - est.D)
+        return (err > SAFETY * est.unc) & (err >= threshold * (np.abs(along) + np.abs(est.D)))
+    return test
+
+
 def equation2(a, D, owner, count, keep):
     """Equation (2), ||a - D|| / (||a|| + ||D||), over the `keep` items and per tensor."""
     a, D = np.where(keep, a, 0.0), np.where(keep, D, 0.0)
@@ -174,6 +184,3 @@ def _worst(mask, score, owner, count):
         picks.append(chosen[np.argsort(-score[chosen], kind="stable")[:CONFIRM_COUNT]])
     return np.concatenate(picks).astype(int) if picks else np.zeros(0, int)
 
-
-def _take(est, where):
-    return type(est)(*(x[where] for x in est))

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from gradcheck import estimate
-from gradcheck.evaluate import BatchRefused, Points
+from gradcheck.evaluate import Points
 from gradcheck.tolerances import (
     CENTRAL_STEP,
     COMPLEX_STEP,
@@ -41,6 +41,7 @@ class Evidence(NamedTuple):
     unsafe: np.ndarray | None = None  # (count,) bool: tensors where the cost is not complex-safe
     second_opinion: bool = False  # `remeasure` is another estimator (central for the complex step)
     cross_check: Callable | None = None  # cross_check(picks) -> complex-step D, or None
+    tensor_steps: np.ndarray | None = None  # (count,) "directional": each tensor's step
 
 
 class Probe(NamedTuple):
@@ -173,8 +174,6 @@ def _complex_costs(evaluator, points, dtype):
         raise TypeError("`cost_fn` must accept complex parameters for method='complex' (avoid "
                         "float(), np.maximum, np.abs, norms and np.vdot); it raised "
                         f"{type(error).__name__}: {error}") from error
-    except BatchRefused as error:  # pragma: no cover - settle() has decided batching by now
-        raise TypeError("`cost_fn` cannot take complex batches") from error
     if not evaluator.returned_complex:
         raise TypeError("`cost_fn` returned real values for complex parameters, so it drops the "
                         "imaginary part; method='complex' needs a complex-safe cost")
@@ -236,18 +235,21 @@ def directional(problem, evaluator, J0, probe, rng):
         V[t * DIRECTIONS:(t + 1) * DIRECTIONS, a:b] = \
             block / np.linalg.norm(block, axis=1, keepdims=True)
     owner = np.repeat(np.arange(layout.count), DIRECTIONS)
-    first = _staged(problem, evaluator, J0, probe, h[owner], V @ problem.grad, directions=V)
+    est = _staged(problem, evaluator, J0, probe, h[owner], V @ problem.grad, directions=V)
     keep = np.ones(len(owner), bool)
     extra_rows, extra_owner = [], []
-    for t in np.unique(owner[first.kink]):
+    for t in np.unique(owner[est.kink]):
         keep[owner == t] = False  # replaced by the sets that isolate its kinks
         for row in _isolate(problem, evaluator, J0, probe, rng, int(t), h[t]):
             extra_rows.append(row)
             extra_owner.append(t)
     if extra_rows:
-        V = np.concatenate([V[keep], np.array(extra_rows)])
-        owner = np.concatenate([owner[keep], np.array(extra_owner, dtype=int)])
-        first = None
+        extra_V, extra_owner = np.array(extra_rows), np.array(extra_owner, dtype=int)
+        extra = _staged(problem, evaluator, J0, probe, h[extra_owner], extra_V @ problem.grad,
+                        directions=extra_V)
+        est = type(est)(*(np.concatenate([x[keep], y]) for x, y in zip(est, extra, strict=True)))
+        V = np.concatenate([V[keep], extra_V])
+        owner = np.concatenate([owner[keep], extra_owner])
     steps = h[owner]
     # a direction along one entry is that entry (its kink can be judged), else -1
     support = V != 0
@@ -261,10 +263,9 @@ def directional(problem, evaluator, J0, probe, rng):
         return _complex_opinion(evaluator, problem, Points(theta0, 1j * h, directions=V[picks]),
                                 h)
 
-    est = first if first is not None else \
-        _staged(problem, evaluator, J0, probe, steps, V @ problem.grad, directions=V)
     return Evidence(V @ problem.grad, est, owner, entry, remeasure, CONFIRM_STEPS,
-                    _step(problem, CENTRAL_STEP * factor), directions=V, cross_check=cross_check)
+                    _step(problem, CENTRAL_STEP * factor), directions=V, cross_check=cross_check,
+                    tensor_steps=h)
 
 
 def _direction(rng, n, entries):

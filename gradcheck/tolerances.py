@@ -28,7 +28,7 @@ COMPLEX_ULPS = 1e3  # error of a complex-step derivative, in units of the cost's
 # -- judging --------------------------------------------------------------------------------
 SAFETY = 10.0  # an entry is wrong only beyond this multiple of its uncertainty
 CLEAR = 0.1  # an entry agreeing to this x the threshold (relative) needs no +-2h costs
-DOUBT = 3.0  # a larger-step estimate this close (x its uncertainty) to backprop clears it
+DOUBT = 3.0  # an entry beyond this x its uncertainty (but within SAFETY x) is reported WITHIN
 # A bug persists across every decade of step; numerical error does not. The widest (6e-2
 # max(1, |theta|)) still resolves a cost that float64 freezes at smaller steps (a saturated
 # log(1 - sigmoid(z)), flat over steps of 0.1 in z; a sigmoid that underflows to subnormals).

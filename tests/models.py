@@ -308,16 +308,23 @@ def elu_net(seed):
                        "ELU' as A, not A + alpha")
 
 
-def l1_net(seed):
-    """tanh network with an L1 term; every |W| >= 0.2, so the cost is smooth."""
+def _l1_parts(seed, place):
+    """X, Y, parameters, Net and m of a tanh network with an L1 term, each weight matrix W
+    replaced by ``place(W, rng)``."""
     rng = np.random.default_rng(seed)
     m = int(rng.integers(4, 9))
     sizes = _sizes(rng, 1, 1)
     X, Y, parameters = rng.normal(size=(sizes[0], m)), _binary(rng, m), _init(rng, sizes)
     for name in [name for name in parameters if name.startswith("W")]:
-        W = parameters[name]
-        parameters[name] = np.sign(W + (W == 0)) * (0.2 + np.abs(W))  # away from the kink at 0
+        parameters[name] = place(parameters[name], rng)
     net = Net(tanh, tanh_prime, sigmoid_cross_entropy, sigmoid_cross_entropy_backward, L1_STRENGTH)
+    return X, Y, parameters, net, m
+
+
+def l1_net(seed):
+    """tanh network with an L1 term; every |W| >= 0.2, so the cost is smooth."""
+    X, Y, parameters, net, m = _l1_parts(  # away from the kink at 0
+        seed, lambda W, rng: np.sign(W + (W == 0)) * (0.2 + np.abs(W)))
     return _mlp_case(parameters, X, Y, net, "smooth", lambda g: {
         **_standard_bugs(g, m, scale="dW1", sign="dW2", entry="dW1", per_m="db2"),
         "L1 term forgotten": net._replace(l1=0.0),
@@ -658,13 +665,8 @@ def quantized_pool(seed):
 
 def l1_at_zero(seed):
     """tanh network with an L1 term and a third of the weights exactly 0 (sign(0) = 0)."""
-    rng = np.random.default_rng(seed)
-    m = int(rng.integers(4, 9))
-    sizes = _sizes(rng, 1, 1)
-    X, Y, parameters = rng.normal(size=(sizes[0], m)), _binary(rng, m), _init(rng, sizes)
-    for name in [name for name in parameters if name.startswith("W")]:
-        parameters[name][rng.random(parameters[name].shape) < 1 / 3] = 0.0
-    net = Net(tanh, tanh_prime, sigmoid_cross_entropy, sigmoid_cross_entropy_backward, L1_STRENGTH)
+    X, Y, parameters, net, m = _l1_parts(
+        seed, lambda W, rng: np.where(rng.random(W.shape) < 1 / 3, 0.0, W))
     return _mlp_case(parameters, X, Y, net, "kink", lambda g: {
         **_standard_bugs(g, m, scale="db1", sign="db2", entry="db1", per_m="db2"),
         "L1 term forgotten": net._replace(l1=0.0),
