@@ -10,8 +10,13 @@ message naming the cell, so that the two editions cannot silently drift apart.
   blocks). Each block becomes placeholders: ``name = None`` for every name it assigns.
 - The bug-fix cell is the graded cell of BUG_FIX. Each line that fixes a planted bug ends with
   ``# was: <the buggy statement>``; the learner edition puts the buggy statement back.
-- Cells tagged ``solution`` are removed (prose that names the bugs).
+- Code cells tagged ``exercise`` are ungraded exercises: their solution blocks (same markers)
+  become placeholders too, and their outputs are cleared.
+- Cells tagged ``solution`` are removed (prose that names the bugs); code cells tagged
+  ``learner-clear-output`` keep their code but lose their outputs (outputs that name the bugs).
 - Check cells call a ``*_test(`` function; their outputs, and those of graded cells, are cleared.
+- The first cell has a paragraph starting ``This notebook is the solved edition``; the learner
+  edition replaces it by LEARNER_NOTE.
 """
 
 import ast
@@ -31,6 +36,11 @@ START, END = "# YOUR CODE STARTS HERE", "# YOUR CODE ENDS HERE"
 WAS = re.compile(r"^(?P<indent>\s*)(?P<fixed>\S.*?)\s*# was: (?P<buggy>.+?)\s*$")
 CHECK_CALL = re.compile(r"\b\w+_test\(")
 SOLUTION_TAG = "solution"
+EXERCISE_TAG = "exercise"
+CLEAR_OUTPUT_TAG = "learner-clear-output"
+SOLVED_NOTE = re.compile(r"^This notebook is the solved edition\b.*$", re.M)
+LEARNER_NOTE = ("This notebook is the **learner edition**: write your code between `# YOUR CODE STARTS HERE` "
+                "and `# YOUR CODE ENDS HERE` in each exercise, and run the check cell below it.")
 
 
 class ContractError(ValueError):
@@ -43,27 +53,42 @@ def make_learner_edition(solved):
     Returns
     -------
     nbformat.NotebookNode
-        A new notebook: graded cells with placeholders (the bug-fix cell with its bugs),
-        `solution` cells removed, outputs of graded and check cells cleared.
+        A new notebook: graded and `exercise` cells with placeholders (the bug-fix cell with its
+        bugs), `solution` cells removed, outputs of graded, exercise, check and
+        `learner-clear-output` cells cleared, the first cell's note saying it is the learner edition.
     """
     check_contract(solved)
     learner = nbformat.from_dict(solved)
-    learner.cells = [cell for cell in learner.cells if SOLUTION_TAG not in cell.metadata.get("tags", [])]
+    learner.cells = [cell for cell in learner.cells if not has_tag(cell, SOLUTION_TAG)]
+    learner.cells[0].source = SOLVED_NOTE.sub(LEARNER_NOTE, learner.cells[0].source, count=1)
     for cell in learner.cells:
         if cell.cell_type != "code":
             continue
         name = graded_name(cell.source)
         if name == BUG_FIX:
             cell.source = restore_bugs(cell.source)
-        elif name is not None:
+        elif name is not None or has_tag(cell, EXERCISE_TAG):
             cell.source = replace_solutions(cell.source)
-        if name is not None or is_check_cell(cell.source):
+        if name is not None or is_cleared(cell):
             cell.outputs, cell.execution_count = [], None
     return learner
 
 
+def has_tag(cell, tag):
+    """True if the cell's metadata tags include `tag`."""
+    return tag in cell.metadata.get("tags", [])
+
+
+def is_cleared(cell):
+    """True for a code cell whose outputs the learner edition clears (besides graded cells)."""
+    return is_check_cell(cell.source) or has_tag(cell, EXERCISE_TAG) or has_tag(cell, CLEAR_OUTPUT_TAG)
+
+
 def check_contract(solved):
     """Raise ContractError, naming the cell, unless `solved` follows the contract of this module."""
+    if not solved.cells or not SOLVED_NOTE.search(solved.cells[0].source):
+        raise ContractError("the first cell has no paragraph starting 'This notebook is the solved edition', "
+                            "which the learner edition replaces by a note that it is the learner edition")
     graded = {}
     for index, cell in enumerate(solved.cells):
         where = f"cell {index} of the solved notebook"
@@ -71,6 +96,13 @@ def check_contract(solved):
             continue
         name = graded_name(cell.source)
         has_was = any(WAS.match(line) for line in cell.source.splitlines())
+        if has_tag(cell, EXERCISE_TAG):
+            if name is not None or has_was:
+                raise ContractError(f"{where} is tagged {EXERCISE_TAG!r} (ungraded) but is graded or has "
+                                    "`# was:` comments")
+            _parse(replace_solutions(cell.source), f"{where} with placeholders")
+            _check_placeholders_are_safe(cell.source, f"{where} (exercise)")
+            continue
         if name is None:
             if has_was or START in cell.source:
                 raise ContractError(f"{where} has `# was:` comments or {START!r} but does not start with "
