@@ -142,7 +142,8 @@ def solution_lines():
         if cell.cell_type != "code":
             continue
         if make.graded_name(cell.source) == make.BUG_FIX:
-            lines |= {match["fixed"].strip() for line in cell.source.splitlines() if (match := make.WAS.match(line))}
+            lines |= {match["fixed"].strip() for line in cell.source.splitlines()
+                      if (match := make.WAS.match(line))}
         elif make.graded_name(cell.source) or make.has_tag(cell, make.EXERCISE_TAG):
             lines |= {line.strip() for block in blocks(cell.source) for line in block}
     return {line for line in lines if len(line) > 12 and not line.startswith("#")}
@@ -151,7 +152,8 @@ def solution_lines():
 def planted_bug_names():
     """The gradients the planted bugs make wrong, read from the `# was:` lines (dW2, db1, ...)."""
     (fix,) = [cell.source for cell in solved().cells if make.graded_name(cell.source) == make.BUG_FIX]
-    return [match["fixed"].split("=")[0].strip() for line in fix.splitlines() if (match := make.WAS.match(line))]
+    return [match["fixed"].split("=")[0].strip() for line in fix.splitlines()
+            if (match := make.WAS.match(line))]
 
 
 def test_the_learner_edition_holds_no_solution_line_anywhere():
