@@ -39,8 +39,10 @@ SOLUTION_TAG = "solution"
 EXERCISE_TAG = "exercise"
 CLEAR_OUTPUT_TAG = "learner-clear-output"
 SOLVED_NOTE = re.compile(r"^This notebook is the solved edition\b.*$", re.M)
-LEARNER_NOTE = ("This notebook is the **learner edition**: write your code between `# YOUR CODE STARTS HERE` "
-                "and `# YOUR CODE ENDS HERE` in each exercise, and run the check cell below it.")
+LEARNER_NOTE = ("This notebook is the **learner edition** of the *Gradient Checking* assignment "
+                "(Course 2, week 1, of the Deep Learning Specialization): in each exercise, replace the "
+                "placeholders between `# YOUR CODE STARTS HERE` and `# YOUR CODE ENDS HERE` by your code, "
+                "and run the check cell below it.")
 
 
 class ContractError(ValueError):
