@@ -2,7 +2,6 @@
 
 import argparse
 import importlib.resources
-import itertools
 import re
 from pathlib import Path
 
@@ -79,7 +78,7 @@ def export_html(notebook_path, html_path):
     undescribed = figures_without_alt(notebook)
     if undescribed:
         raise ValueError(f"`{notebook_path}`: cells {undescribed} (0-based indices) output a figure but have "
-                         f'no cell metadata "alt" (one sentence saying what the figure shows)')
+                         'no cell metadata "alt" (one sentence saying what the figure shows)')
     body = render_html(notebook, {"name": Path(notebook_path).stem, "path": str(Path(notebook_path).parent)})
     undescribed = images_without_alt(body)
     if undescribed:
@@ -118,8 +117,15 @@ def images_without_alt(html):
     return [index for index, cell in enumerate(soup.select("div.jp-Cell"))
             if any(image.get("alt", "").strip() in ("", NO_ALT) for image in cell.find_all("img"))]
 
+
 def with_alt(fragment, alt):
-    """The rendered output `fragment` (HTML holding one <img>) with alt text `alt` on its image."""
+    """The rendered output `fragment` (HTML holding one <img>) with alt text `alt` on its image.
+
+    Without an `alt` (render_html alone does not require one), `fragment` is left as it is, and
+    nbconvert puts its placeholder NO_ALT on the image, which export_html refuses.
+    """
+    if not (isinstance(alt, str) and alt.strip()):
+        return fragment
     soup = BeautifulSoup(str(fragment), features="html.parser")
     soup.img["alt"] = alt  # escaped when written back
     return markupsafe.Markup(str(soup))
@@ -130,8 +136,8 @@ def unbroken_runs(fragment):
     soup = BeautifulSoup(str(fragment), features="html.parser")
     for text in soup.find_all(string=BREAKABLE_RUN):
         pieces = BREAKABLE_RUN.split(str(text))  # odd indices: the runs
-        text.replace_with(*(_span(soup, piece) if odd else piece
-                            for odd, piece in zip(itertools.cycle((False, True)), pieces) if piece))
+        text.replace_with(*(_span(soup, piece) if index % 2 else piece
+                            for index, piece in enumerate(pieces) if piece))
     return markupsafe.Markup(str(soup))
 
 
