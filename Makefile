@@ -29,16 +29,24 @@ test: lint
 	GRADCHECK_FLOAT64_LONGDOUBLE=1 $(PY) -m pytest $(CHECKER_TESTS)
 	OPENBLAS_CORETYPE=Prescott $(NBVAL) $(NB)
 
-# The executed notebook, and ONE self-contained HTML file to hand around: figures embedded, and
-# MathJax 3 (django-static-mathjax's single-file tex-svg bundle) inlined, so it needs no network.
+# The kernel talks to nbconvert over IPC (Unix sockets in Jupyter's runtime directory) instead of
+# unencrypted TCP on localhost, so ipykernel has no "running over TCP without encryption" to warn about.
+KERNEL_TRANSPORT := --KernelManager.transport=ipc
+
+# The executed notebook, and ONE self-contained HTML file to hand around: figures embedded with the
+# alt text of their cells, and MathJax 3 (django-static-mathjax's single-file tex-svg bundle)
+# inlined, so it needs no network.
 run: $(VENV)/installed
 	mkdir -p build
-	$(PY) -m jupyter nbconvert --to notebook --execute --output-dir build $(NB)
+	$(PY) -m jupyter nbconvert --to notebook --execute $(KERNEL_TRANSPORT) --output-dir build $(NB)
 	cp -r images build/
 	$(PY) export_html.py build/$(NB) build/$(NB:.ipynb=.html)
 
+# Jupyter refuses to start as root (as in most containers) unless told --allow-root; LAB_ARGS passes
+# more options, e.g. make lab LAB_ARGS="--no-browser --ip 127.0.0.1 --port 8890".
+LAB_ARGS ?=
 lab: $(VENV)/installed
-	$(PY) -m jupyter lab $(NB)
+	$(PY) -m jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS) $(NB)
 
 bench: $(VENV)/installed
 	$(PY) bench/bench.py
