@@ -20,11 +20,7 @@ BREAKS_WORDS = {"word-break": {"break-all", "break-word"}, "overflow-wrap": {"an
 
 @pytest.fixture(scope="module")
 def html():
-    """The stored, already executed notebook rendered as `make run` does (no re-execution).
-
-    It uses render_html, which does not require alt text, until branch `lesson` gives the stored
-    notebook's figure cells their "alt": test_stored_notebook_figures_have_alt_text covers export_html.
-    """
+    """The stored, already executed notebook rendered as `make run` does (no re-execution)."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     return render_html(notebook, {"name": NOTEBOOK.stem, "path": str(NOTEBOOK.parent)})
 
@@ -194,8 +190,6 @@ def test_stored_notebook_markdown_images_have_alt_text(html):
     assert all(alt.strip() and alt != NO_ALT for alt in markdown_alts), markdown_alts
 
 
-@pytest.mark.skip(reason='until branch `lesson` merges: the stored notebook\'s figure cells have no "alt" '
-                         "metadata yet (BRIEF interface 5); the lead removes this mark at that merge")
 def test_stored_notebook_figures_have_alt_text(tmp_path):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     assert figures_without_alt(notebook) == []
