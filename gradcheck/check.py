@@ -159,7 +159,7 @@ def _stages(cost_fn, problem, evaluator):
                                           "the derivatives to the threshold, the complex step "
                                           "did, and agrees with them.")
     return _report(problem, evaluator, verdict, judgement.difference, rows, reason,
-                   explain.relative_noise(probe.noise))
+                   explain.relative_noise(probe.noise), evidence.step)
 
 
 def _may_settle_further(problem):
@@ -213,14 +213,15 @@ def _early(problem, evaluator, reason):
     layout = problem.layout
     rows = {key: ParameterResult(name, key, shape, float("nan"), "unsure")
             for key, (name, shape, _, _) in zip(layout.keys, layout.slices(), strict=True)}
+    step = problem.epsilon if problem.epsilon is not None else (
+        COMPLEX_STEP if problem.method == "complex" else CENTRAL_STEP)
     return _report(problem, evaluator, "inconclusive", float("nan"), rows, reason + ".",
-                   float("nan"))
+                   float("nan"), step)
 
 
-def _report(problem, evaluator, verdict, difference, rows, reason, noise):
+def _report(problem, evaluator, verdict, difference, rows, reason, noise, step):
+    """The report; `step` is the one the method used (`Evidence.step`)."""
     relative = problem.epsilon is None
-    step = problem.epsilon if not relative else (COMPLEX_STEP if problem.method == "complex"
-                                                 else CENTRAL_STEP)
     return GradientCheckReport(
         verdict=verdict, difference=float(difference),
         per_parameter={key: row.difference for key, row in rows.items()},

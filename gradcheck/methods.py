@@ -166,16 +166,17 @@ def complex_step(problem, evaluator, J0, probe, rng):
 
 def _complex_costs(evaluator, points, dtype):
     """The complex costs at `points`, with clear errors for a cost that is not complex-able."""
+    label = f"`{evaluator.label}`"
     try:
         values = evaluator.costs(points, dtype)
     except (TypeError, ValueError) as error:
-        if "`cost_fn`" in str(error) and "complex" not in str(error):
-            raise
-        raise TypeError("`cost_fn` must accept complex parameters for method='complex' (avoid "
+        if label in str(error) and "complex" not in str(error):
+            raise  # the checker's own error about the function, raised on a complex point
+        raise TypeError(f"{label} must accept complex parameters for method='complex' (avoid "
                         "float(), np.maximum, np.abs, norms and np.vdot); it raised "
                         f"{type(error).__name__}: {error}") from error
     if not evaluator.returned_complex:
-        raise TypeError("`cost_fn` returned real values for complex parameters, so it drops the "
+        raise TypeError(f"{label} returned real values for complex parameters, so it drops the "
                         "imaginary part; method='complex' needs a complex-safe cost")
     return values
 

@@ -1178,3 +1178,20 @@ def test_gradient_for_a_parameter_the_cost_ignores_fails():
                    {"w": w, "v": v}, {"dw": np.cos(w), "dv": np.ones(2)})
     assert report.suspects == ["dv"]
     assert "dv has 2 of 2 entries wrong" in report.reason
+
+
+# --- the report's step ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["central", "directional"])
+def test_report_shows_the_wider_step_taken_for_a_noisy_cost(method):
+    # A cost computed in float32 is far noisier than float64 round-off: the checker widens
+    # its step by (noise / floor)^(1/3), and the report must say the step it used.
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=5)
+
+    def cost(p):
+        return np.sum(np.sin(p["w"].astype(np.float32)), axis=-1).astype(np.float64)
+
+    report = check(cost, {"w": w}, {"dw": np.cos(w)}, method=method)
+    assert report.epsilon > 100 * CENTRAL_STEP, str(report)
+    assert f"step: {report.epsilon:.1e} ×" in str(report)

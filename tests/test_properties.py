@@ -65,7 +65,11 @@ BUG_SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, datab
 # and the same on material injected bugs (how many are caught as "fail", not only not passed).
 VERDICTS = {method: collections.Counter() for method in METHODS}
 BUG_VERDICTS = {method: collections.Counter() for method in METHODS}
-DRAWS = "hypothesis draws (with the shrinking steps of any failing test)"
+# The population of the counts printed after the module: hypothesis leans to boundary cases,
+# so its draws include non-finite and saturated costs, which can only be inconclusive or
+# refused; the uniform rates per finite cost are `python -m tests.test_properties`.
+DRAWS = ("hypothesis draws, including non-finite and saturated costs (and the shrinking "
+         "steps of any failing test)")
 
 
 class Network:

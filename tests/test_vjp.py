@@ -387,3 +387,30 @@ def test_caller_dout_that_makes_the_output_constant_still_passes():
     report = check_vjp(fn, inputs, vjp, dout=np.ones(fn(inputs).shape))
     assert report.verdict == "pass"
     assert "right at a seeded random dout and linear in dout" in report.reason
+
+
+# ---------------------------------------------------------------------------- errors name fn
+
+def test_complex_check_of_an_fn_that_drops_the_imaginary_part_names_fn():
+    fn, inputs, vjp = _affine()
+    with pytest.raises(TypeError, match="`fn` returned real values"):
+        check_vjp(lambda values: fn(values).real, inputs, vjp, method="complex")
+
+
+def test_complex_check_of_an_fn_that_rejects_complex_inputs_names_fn():
+    fn, inputs, vjp = _affine()
+    with pytest.raises(TypeError, match="`fn` must accept complex parameters"):
+        check_vjp(lambda values: np.floor(fn(values)), inputs, vjp, method="complex")
+
+
+def test_complex_check_of_an_fn_whose_output_changes_shape_says_so_naming_fn():
+    # The checker's own error about `fn`, raised during the complex step, is not mistaken
+    # for a refusal of complex numbers.
+    fn, inputs, vjp = _affine()
+
+    def changing(values):
+        out = fn(values)
+        return out[:-1] if np.iscomplexobj(out) else out
+
+    with pytest.raises(ValueError, match="`fn` returned shape"):
+        check_vjp(changing, inputs, vjp, method="complex")
