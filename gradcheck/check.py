@@ -71,24 +71,25 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     `gradcheck.methods`), judge them (`gradcheck.judge`), explain what is wrong
     (`gradcheck.explain`) and report (`gradcheck.report`).
 
-    Noise: the cost's noise is measured first, by ECnoise (Moré and Wild, 2011) on seven
-    costs along a random direction, and is never taken below the rounding of float64
-    (4 u |J|). A central difference D(h) at h = u^(1/3) max(1, |theta_i|) (widened by
-    (noise / 4u|J|)^(1/3) for a noisy cost) is settled by +-h alone where it agrees with
-    backprop within its noise, or to a tenth of the threshold; elsewhere +-2h give it the
-    uncertainty |D(h) - D(2h)| (truncation) + its 4th difference beyond what noise explains
-    (curvature, a kink) + noise / h. Items whose uncertainty keeps the check from
-    certifying the threshold are measured again at the step their error model asks for,
-    and with a fourth-order (Richardson) estimate.
+    Noise: the cost's noise is measured first, by ECnoise (Moré and Wild, 2011) on
+    PROBE_POINTS costs along a random direction, and is never taken below the rounding of
+    float64 (ROUNDOFF_ULPS u |J|). A method's D(h) at h = its step x max(1, |theta_i|)
+    (widened by (noise / floor)^(1/(order + 1)) for a noisy cost) is settled at h alone where
+    it agrees with backprop within its noise, or to CLEAR x the threshold; elsewhere the
+    costs at 2h give it the uncertainty |D(h) - D(2h)| (truncation) + its 4th difference
+    beyond what noise explains (curvature, a kink) + noise / h. Items whose uncertainty keeps
+    the check from certifying the threshold are measured again at the step their error model
+    asks for, and with a Richardson estimate one order higher.
 
-    Verdicts: an entry is wrong only beyond 10x its uncertainty, in a tensor whose equation
-    (2) is above `threshold`, and only if re-measurements at 10, 100, 1000 and 10000 times
-    the step see the same discrepancy, consistently, and do not together move towards
-    backprop; where the cost takes complex parameters, the complex step must side with
-    them too. Numerical error changes with the step, a bug does not. "pass" needs equation
-    (2) below `threshold`, the uncertainty below it too, and nothing unconfirmed; where
-    central differences cannot reach that, the complex step may (if the cost takes complex
+    Verdicts: an entry is wrong only beyond SAFETY x its uncertainty, in a tensor whose
+    equation (2) is above `threshold`, and only if re-measurements at CONFIRM_STEPS x the
+    step see the same discrepancy, consistently, and do not together move towards backprop;
+    where the cost takes complex parameters, the complex step must side with them too.
+    Numerical error changes with the step, a bug does not. "pass" needs equation (2) below
+    `threshold`, the uncertainty below it too, and nothing unconfirmed; where central
+    differences cannot reach that, the complex step may (if the cost takes complex
     parameters and agrees with them). Everything else is "inconclusive", with the reason.
+    (The constants are in `gradcheck.tolerances`.)
     Kinks (one-sided slopes smooth on each side, jumping between) are left out of equation
     (2) and reported; an analytic value between the one-sided slopes is accepted, one
     outside them (several units switching at once) is not judged and makes the check
@@ -225,9 +226,8 @@ def _directions(problem, site, rng):
         # unit rows, within the tensor (V is 0 elsewhere)
         V[t * DIRECTIONS:(t + 1) * DIRECTIONS, a:b] = \
             block / np.linalg.norm(block, axis=1, keepdims=True)
-    owner = np.repeat(np.arange(layout.count), DIRECTIONS)
-    est = measure(site, method, Items(directions=V), h[owner], settle=(V @ problem.grad,
-                                                                        problem.threshold))
+    owner, along = np.repeat(np.arange(layout.count), DIRECTIONS), V @ problem.grad
+    est = measure(site, method, Items(directions=V), h[owner], settle=(along, problem.threshold))
     kinked = np.unique(owner[est.kink]).tolist()
     if kinked:
         keep = ~np.isin(owner, kinked)  # replaced by the directions that isolate their kinks
@@ -238,10 +238,11 @@ def _directions(problem, site, rng):
                             settle=(extra_V @ problem.grad, problem.threshold))
         est = type(est)(*(np.concatenate([x[keep], y]) for x, y in zip(est, extra_est, strict=True)))
         V, owner = np.concatenate([V[keep], extra_V]), np.concatenate([owner[keep], extra_owner])
+        along = V @ problem.grad
     # a direction along one entry is that entry (its kink can be judged), else -1
     support = V != 0
     entry = np.where(support.sum(axis=1) == 1, np.argmax(support, axis=1), -1)
-    return Evidence(V @ problem.grad, est, owner, entry, Items(directions=V), method, h[owner],
+    return Evidence(along, est, owner, entry, Items(directions=V), method, h[owner],
                     problem.epsilon or method.step * factor, np.zeros(layout.count, bool),
                     cross=None if method.imaginary else
                     tensor_steps(problem.theta0, layout, COMPLEX, None)[owner])

@@ -35,13 +35,15 @@ class Points:
 
     def point(self, j, dtype):
         """Point j as a fresh array (n,) of its own."""
-        out = self.base.astype(dtype, copy=True)
         if self.axes is not None:
+            out = self.base.astype(dtype, copy=True)
             out[self.axes[j]] += self.steps[j]
-        else:
-            w = self.which[j]
-            a, b = self.first[w], self.stop[w]
-            out[a:b] += self.steps[j] * self.directions[w, a:b]
+            return out
+        w = self.which[j]
+        a, b = self.first[w], self.stop[w]
+        out = np.empty(len(self.base), np.result_type(dtype, self.steps))  # one pass over memory
+        out[:a], out[b:] = self.base[:a], self.base[b:]
+        np.add(self.base[a:b], self.steps[j] * self.directions[w, a:b], out=out[a:b])
         return out
 
     def take(self, rows):

@@ -91,7 +91,7 @@ def test_directional_evaluations_do_not_grow_with_the_size():
         report = check_vjp(fn, inputs, vjp, method="directional")
         assert report.verdict == "pass"
         evaluations[n] = report.evaluations
-    assert evaluations[100] == evaluations[5] <= 20 * len(inputs)  # measured: 24 for 3 inputs
+    assert evaluations[100] == evaluations[5] <= 20 * len(inputs)  # measured: 21 for 3 inputs
 
 
 def test_input_gradients_are_checked_by_check_gradients_as_any_entry():
