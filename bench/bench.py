@@ -4,6 +4,7 @@ Run from the repository root (this is what `make bench` calls)::
 
     .venv/bin/python bench/bench.py            # print the table and the targets, exit 0
     .venv/bin/python bench/bench.py --check    # same, but exit 1 if a target is missed
+    .venv/bin/python bench/bench.py --floors   # only the rows the floors need (no loop, scipy)
 
 What is measured
 ----------------
@@ -119,12 +120,15 @@ def main(argv=None):
     """Run every checker on the three networks, print the table and the targets."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
+    parser.add_argument("--floors", action="store_true", help="only the rows the floors need")
     args = parser.parse_args(argv)
 
     rows = []
-    for case in (_course_case(), _network_case("mid", MID_LAYER_DIMS),
-                 _network_case("deep", DEEP_LAYER_DIMS), _network_case("huge", HUGE_LAYER_DIMS)):
-        rows.extend(_run_case(case))
+    cases = [_course_case(), _network_case("mid", MID_LAYER_DIMS),
+             *([] if args.floors else [_network_case("deep", DEEP_LAYER_DIMS)]),
+             _network_case("huge", HUGE_LAYER_DIMS)]
+    for case in cases:
+        rows.extend(_run_case(case, args.floors))
     print(_format_table(rows))
     print()
     targets = _targets(rows)
@@ -198,8 +202,9 @@ def _case(key, name, X, Y, parameters, cost_fn):
     }
 
 
-def _run_case(case):
-    """Time every checker on one network; the course loop first among them, as the reference."""
+def _run_case(case, floors=False):
+    """Time every checker on one network; the course loop first among them, as the reference
+    (with `floors`, only the bare call and the checks that the floors time or count)."""
     own = case["cost_fn"]
     checkers = [("bare cost call", _bare, own), ("course loop", _course_loop, own),
                 ("scipy 3-point", _scipy("3-point"), own), ("scipy cs", _scipy("cs"), own)]
@@ -215,6 +220,11 @@ def _run_case(case):
         method = "central" if case["key"] == "mid" else "directional"
         checkers.append((f"check_gradients {method} (batched=False)",
                          _checker(method, False), own))
+    if floors:
+        needed = {"course": "check_gradients complex", "mid": "check_gradients central",
+                  "huge": "check_gradients directional"}[case["key"]]
+        checkers = [c for c in checkers if c[0] == "bare cost call" or c[0].startswith(needed)
+                    and "(batched=" not in c[0]]
     rows, runs, reference = [], {}, None
     for label, make, cost_fn in checkers:
         row = {"case": case["key"], "n": case["n"], "network": case["name"], "method": label}
