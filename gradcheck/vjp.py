@@ -67,6 +67,12 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
       probability 1 unless M = J^T, so with dout=None one random dout and the linearity check
       suffice. A dout of the caller's is not random: then `vjp` is also checked at a seeded
       random dout, with method="directional" (a few evaluations per input).
+
+    The Deep Learning Specialization's ``linear_backward`` divides dW and db by m, the
+    batch size: it returns the gradients of the mean cost over the batch, not J^T dout of
+    the layer, and gets "dW is 1/m × the numerical gradient". Check it with those two
+    multiplied back, e.g. ``lambda dZ: dict(zip(("dA_prev", "dW", "db"), (dA, m * dW, m *
+    db)))`` where ``dA, dW, db = linear_backward(dZ, cache)``; dA_prev has no 1/m.
     """
     if not callable(fn):
         raise TypeError(f"`fn` must be callable, got {type(fn).__name__}")

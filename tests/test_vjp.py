@@ -414,3 +414,22 @@ def test_complex_check_of_an_fn_whose_output_changes_shape_says_so_naming_fn():
 
     with pytest.raises(ValueError, match="`fn` returned shape"):
         check_vjp(changing, inputs, vjp, method="complex")
+
+
+def test_the_course_1_over_m_convention_is_named_and_the_documented_wrapper_passes():
+    # The Deep Learning Specialization's linear_backward returns dW, db of the mean cost
+    # (divided by m): not J^T dout. check_vjp's docstring says to multiply them back.
+    fn, inputs, vjp = _affine(m=5)
+    m = inputs["A_prev"].shape[1]
+
+    def course_linear_backward(dZ):
+        grads = vjp(dZ)
+        return {"dA_prev": grads["dA_prev"], "dW": grads["dW"] / m, "db": grads["db"] / m}
+
+    report = check_vjp(fn, inputs, course_linear_backward)
+    assert report.verdict == "fail" and report.suspects == ["dW", "db"]
+    assert "dW is 0.20 × the numerical gradient" in report.reason
+    wrapped = course_linear_backward
+    report = check_vjp(fn, inputs, lambda dZ: {**wrapped(dZ), "dW": m * wrapped(dZ)["dW"],
+                                               "db": m * wrapped(dZ)["db"]})
+    assert report.passed, str(report)
