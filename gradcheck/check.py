@@ -1,20 +1,25 @@
 """check_gradients: the pipeline, from the cost's values to the report."""
 
-import dataclasses
 import warnings
 
 import numpy as np
 
-from gradcheck import explain, inputs, judge, methods
-from gradcheck.evaluate import CostRefused, Evaluator, GlobalRandom
-from gradcheck.report import GradientCheckReport, ParameterResult
-from gradcheck.tolerances import (
-    CENTRAL_STEP,
-    COMPLEX_STEP,
-    EXTENDED,
-    EXTENDED_MAX_N,
-    THRESHOLD,
+from gradcheck import estimate, explain, inputs, judge
+from gradcheck.evaluate import Evaluator, GlobalRandom
+from gradcheck.methods import (
+    CENTRAL,
+    COMPLEX,
+    Evidence,
+    Items,
+    Site,
+    entry_steps,
+    halves,
+    measure,
+    probe,
+    tensor_steps,
 )
+from gradcheck.report import GradientCheckReport, ParameterResult
+from gradcheck.tolerances import CONFIRM_STEPS, DIRECTIONS, MAX_FOUND, SETTLE_MAX_N, THRESHOLD
 
 
 def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon=None,
@@ -35,10 +40,11 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
         np.matrix are refused.
     gradients : dict of str -> ndarray of float64
         ``gradients["d" + name]`` shaped like ``parameters[name]``; other keys are ignored.
-    method : {"central", "complex", "directional"}
+    method : {"central", "complex", "directional"} or gradcheck.methods.Method
         Central differences per entry; the complex step Im J(theta + ih e) / h per entry
         (`cost_fn` must accept complex arrays); or two seeded random directions per tensor,
-        with bisection to the wrong entries, for large networks.
+        with bisection to the wrong entries, for large networks. A `Method` of one's own
+        (its points, weights, order and step) is measured per entry.
     epsilon : float or None
         The absolute step; None chooses it per entry (see Notes). At most max(1, |theta|).
     threshold : float
@@ -47,7 +53,9 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
         Seeds the random directions (a private generator; np.random is not touched).
     batched : bool or None
         None: batch the calls if the cost takes a leading batch axis, verified against single
-        calls on the first points; True: batch without verifying; False: one call per point.
+        calls on the first points ("directional", a few dozen calls, does not try: a cost
+        that cannot batch may take longer to refuse a batch than all of them); True: batch
+        without verifying; False: one call per point.
 
     Returns
     -------
@@ -63,30 +71,30 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     `gradcheck.methods`), judge them (`gradcheck.judge`), explain what is wrong
     (`gradcheck.explain`) and report (`gradcheck.report`).
 
-    Noise: the cost's noise is measured first, by ECnoise (Moré and Wild, 2011) on seven
-    costs along a random direction, and is never taken below the rounding of float64
-    (4 u |J|). A central difference D(h) at h = u^(1/3) max(1, |theta_i|) (widened by
-    (noise / 4u|J|)^(1/3) for a noisy cost) is settled by +-h alone where it agrees with
-    backprop within its noise, or to a tenth of the threshold; elsewhere +-2h give it the
-    uncertainty |D(h) - D(2h)| (truncation) + its 4th difference beyond what noise explains
-    (curvature, a kink) + noise / h. Items whose uncertainty keeps the check from
-    certifying the threshold are measured again at the step their error model asks for,
-    and with a fourth-order (Richardson) estimate.
+    Noise: the cost's noise is measured first, by ECnoise (Moré and Wild, 2011) on
+    PROBE_POINTS costs along a random direction, and is never taken below the rounding of
+    float64 (ROUNDOFF_ULPS u |J|). A method's D(h) at h = its step x max(1, |theta_i|)
+    (widened by (noise / floor)^(1/(order + 1)) for a noisy cost) is settled at h alone where
+    it agrees with backprop within its noise, or to CLEAR x the threshold; elsewhere the
+    costs at 2h give it the uncertainty |D(h) - D(2h)| (truncation) + its 4th difference
+    beyond what noise explains (curvature, a kink) + noise / h. Items whose uncertainty keeps
+    the check from certifying the threshold are measured again at the step their error model
+    asks for, and with a Richardson estimate one order higher.
 
-    Verdicts: an entry is wrong only beyond 10x its uncertainty, in a tensor whose equation
-    (2) is above `threshold`, and only if re-measurements at 10, 100, 1000 and 10000 times
-    the step see the same discrepancy, consistently, and do not together move towards
-    backprop; where the cost takes complex parameters, the complex step must side with
-    them too. Numerical error changes with the step, a bug does not. "pass" needs equation
-    (2) below `threshold`, the uncertainty below it too, and nothing unconfirmed; where
-    central differences cannot reach that, the complex step may (if the cost takes complex
+    Verdicts: an entry is wrong only beyond SAFETY x its uncertainty, in a tensor whose
+    equation (2) is above `threshold`, and only if re-measurements at CONFIRM_STEPS x the
+    step see the same discrepancy, consistently, and do not together move towards backprop;
+    where the cost takes complex parameters, the complex step must side with them too.
+    Numerical error changes with the step, a bug does not. "pass" needs equation (2) below
+    `threshold`, the uncertainty below it too, and nothing unconfirmed; where central
+    differences cannot reach that, the complex step may (if the cost takes complex
     parameters and agrees with them). Everything else is "inconclusive", with the reason.
+    (The constants are in `gradcheck.tolerances`.)
     Kinks (one-sided slopes smooth on each side, jumping between) are left out of equation
     (2) and reported; an analytic value between the one-sided slopes is accepted, one
     outside them (several units switching at once) is not judged and makes the check
-    inconclusive. No verdict of "fail" uses np.longdouble; with epsilon=None, an
-    inconclusive check is run again in np.longdouble where that is wider than float64, and
-    a "pass" there replaces it. A given `epsilon` is used as given.
+    inconclusive. Everything is computed in float64, so a verdict is the same on every
+    platform. A given `epsilon` is used as given.
 
     NumPy's legacy global random state is restored before every evaluation of a cost that
     draws from it (dropout masks repeat), and is the caller's again afterwards.
@@ -98,133 +106,265 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
 
 
 def run(cost_fn, problem, label="cost_fn"):
-    """The pipeline on a validated `problem`; the global random state is the caller's after.
+    """The check of a validated `problem`; the global random state is the caller's after.
     `label` names the function in error messages (check_vjp's is "fn")."""
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        report = _pipeline(cost_fn, problem, draws=False, label=label)
-        if report is None:  # the cost drew from np.random after its first call
-            report = _pipeline(cost_fn, problem, draws=True, label=label)
-        if _worth_extending(problem, report):
-            report = _extended(cost_fn, problem, report)
-        return report
+        # Again with resets before every call if the cost drew from np.random after its first.
+        for draws in (False, True):
+            random = GlobalRandom(draws)
+            batched = False if problem.directional and problem.batched is None else problem.batched
+            try:
+                report = _check(problem, Evaluator(cost_fn, problem.layout, batched, random,
+                                                   label))
+            finally:
+                late = random.restore()
+            if draws or not late:
+                return report
 
 
-def _pipeline(cost_fn, problem, draws, label="cost_fn"):
-    random = GlobalRandom()
-    random.draws = draws
-    try:
-        report = _stages(cost_fn, problem, Evaluator(cost_fn, problem.layout, problem.batched,
-                                                      random, label))
-    finally:
-        late = random.restore()
-    return None if late and not draws else report
-
-
-def _stages(cost_fn, problem, evaluator):
-    layout = problem.layout
+def _check(problem, evaluator):
+    """One check, top to bottom: every evaluation of the cost happens here or in `measure`."""
+    layout, threshold = problem.layout, problem.threshold
     rng = np.random.default_rng(problem.seed)
     J0 = evaluator.single(problem.theta0.copy())  # the cost may write into its arguments
     if not np.isfinite(J0):
         return _early(problem, evaluator, f"the cost at `parameters` is {float(J0)}, so no "
                       "derivative can be estimated")
-    probe = methods.probe(evaluator, problem, J0, rng)
-    if probe.spread > 0 and not evaluator.mode:
+    # 1. The noise of the cost, along a random direction; batching and randomness too.
+    noise_probe = probe(evaluator, problem.theta0, J0, rng)
+    if noise_probe.spread > 0 and not evaluator.mode:
         return _early(problem, evaluator, f"two evaluations of the cost at the same parameters "
-                      f"differ by {probe.spread:.1e}, so it is not deterministic (a private "
-                      "random generator?) and no difference can be trusted; seed it, or draw "
-                      "with np.random")
-    evidence = methods.METHODS[problem.method](problem, evaluator, J0, probe, rng)
-    if problem.epsilon is None:  # a given epsilon is checked as given
-        evidence = methods.refine(evidence, problem.threshold)
-    judgement = judge.judge(evidence, problem.threshold, layout.count)
+                      f"differ by {noise_probe.spread:.1e}, so it is not deterministic (a "
+                      "private random generator?) and no difference can be trusted; seed it, "
+                      "or draw with np.random")
+    site = Site(evaluator, problem.theta0, J0, noise_probe.noise)
+    # 2. Every item (entry or direction) measured once.
+    evidence = (_directions(problem, site, rng) if problem.directional else
+                _entries(problem, site, noise_probe))
+    # 3. Items too uncertain to certify, measured again where the judge asks (a given
+    # epsilon is checked as given).
+    if problem.epsilon is None:
+        evidence = _refined(site, evidence, threshold)
+    # 4. The judgement, with re-measurements at wider steps before any accusation.
+    judgement = _judged(problem, site, evidence)
+    # 5. "directional": the wrong entries of each wrong tensor, by bisection.
     found = None
-    if evidence.directions is not None:
-        found = {}
-        for t in np.flatnonzero(judgement.wrong):
-            found[int(t)] = methods.bisect(problem, evaluator, J0, probe, rng, int(t),
-                                           evidence.tensor_steps[t],
-                                           judge.disagrees(problem.threshold))
+    if problem.directional:
+        found = {int(t): _bisect(problem, site, rng, int(t), evidence.h[evidence.owner == t][0])
+                 for t in np.flatnonzero(judgement.wrong)}
     rows = explain.rows(layout, evidence, judgement, found)
-    verdict, reason = explain.verdict(problem, evidence, judgement, probe, rows)
-    if verdict == "inconclusive" and _numerical(problem, judgement):
-        sharp = methods.sharpen(evidence, probe)
+    findings = explain.findings(problem, evidence, judgement, noise_probe, rows)
+    # 6. Central differences that cannot resolve the derivatives: the complex step may.
+    if explain.conclusion(findings)[0] == "inconclusive" and _numerical(problem, judgement):
+        cross = measure(site, COMPLEX, evidence.items, evidence.cross, optional=True)
+        sharp = None if cross is None else estimate.sharpened(evidence.estimate, cross)
         if sharp is not None:
-            judged = judge.judge(sharp, problem.threshold, layout.count)
-            sharp_rows = explain.rows(layout, sharp, judged, None)
-            again, why = explain.verdict(problem, sharp, judged, probe, sharp_rows)
-            if again == "pass":
-                judgement, rows = judged, sharp_rows
-                verdict, reason = again, (why[:-1] + "; central differences could not resolve "
-                                          "the derivatives to the threshold, the complex step "
-                                          "did, and agrees with them.")
-    return _report(problem, evaluator, verdict, judgement.difference, rows, reason,
-                   explain.relative_noise(probe.noise))
+            sharp_evidence = evidence._replace(estimate=sharp)
+            again = _judged(problem, site, sharp_evidence)
+            again_rows = explain.rows(layout, sharp_evidence, again, None)
+            settled = explain.findings(problem, sharp_evidence, again, noise_probe, again_rows)
+            if explain.conclusion(settled)[0] == "pass":
+                judgement, rows = again, again_rows
+                findings = settled._replace(by_complex_step=True)
+    return _report(problem, evaluator, findings, judgement.difference, rows,
+                   noise_probe.noise.relative, evidence.step)
 
 
-def _may_settle_further(problem):
-    """May a second estimator turn an inconclusive check into a pass? Only with the step the
-    checker's to choose (a given epsilon is checked as given), a finite gradient, and a size
-    whose per-entry re-run is affordable ("directional" re-runs per direction)."""
-    return (problem.epsilon is None and np.all(np.isfinite(problem.grad))
-            and (problem.method == "directional" or problem.layout.n <= EXTENDED_MAX_N))
+def _entries(problem, site, noise_probe):
+    """Every entry measured by the problem's method; for the complex step, where central
+    differences contradict it, which tensors are not complex-safe."""
+    method, theta0, layout = problem.method, problem.theta0, problem.layout
+    factor = 1.0 if method.imaginary else site.noise.step_factor(method.order)
+    h = entry_steps(theta0, method, problem.epsilon, factor)
+    items = Items(np.arange(layout.n))
+    unsafe = np.zeros(layout.count, bool)
+    step = problem.epsilon or method.step * factor  # the report's
+    if method.imaginary:
+        est = measure(site, method, items, h)
+        # Its re-measurements are central differences, at their own step.
+        again, factor = CENTRAL, site.noise.step_factor(CENTRAL.order)
+        h_again = entry_steps(theta0, CENTRAL, None, factor)
+        unsafe = _complex_unsafe(problem, site, noise_probe, est, h_again)
+    else:
+        est = measure(site, method, items, h, settle=(problem.grad, problem.threshold))
+        again, h_again = method, h
+    return Evidence(problem.grad, est, layout.owner, items.axes, items, again, h_again,
+                    step, unsafe, second_opinion=again is not method,
+                    cross=None if method.imaginary else entry_steps(theta0, COMPLEX, None))
+
+
+def _complex_unsafe(problem, site, noise_probe, est, h_central):
+    """Tensors where central differences contradict the complex step `est` along the probe's
+    direction v, at steps a decade and more apart: the cost is not complex-safe there (np.abs,
+    norms, np.vdot). The first comparison, of the whole vector, is free (the probe measured
+    it); the rest is made only when it fails."""
+    layout, v = problem.layout, noise_probe.direction
+    unsafe = np.zeros(layout.count, dtype=bool)
+    if not noise_probe.moved:  # a cost that rounds to a constant tells nothing (judged elsewhere)
+        return unsafe
+    if judge.agrees(est.D @ v, np.abs(est.unc) @ np.abs(v), noise_probe.along):
+        return unsafe
+    V = np.zeros((layout.count, layout.n))
+    for t, (_, _, a, b) in enumerate(layout.slices):
+        V[t, a:b] = v[a:b]
+    step = float(np.median(h_central / np.maximum(1.0, np.abs(problem.theta0))))
+    again = [measure(site, CENTRAL, Items(directions=V), np.full(layout.count, step * factor))
+             for factor in (1.0, *CONFIRM_STEPS)]
+    return judge.complex_unsafe(V @ est.D, np.abs(V) @ np.abs(est.unc), again)
+
+
+def _directions(problem, site, rng):
+    """DIRECTIONS random unit directions per tensor, measured by the problem's method; a
+    tensor whose directions cross a kink is split until each kink sits on a single entry."""
+    method, layout = problem.method, problem.layout
+    factor = site.noise.step_factor(method.order)
+    h = tensor_steps(problem.theta0, layout, method, problem.epsilon, factor)
+    V = np.zeros((DIRECTIONS * layout.count, layout.n))
+    for t, (_, _, a, b) in enumerate(layout.slices):
+        block = rng.standard_normal((DIRECTIONS, b - a)) if b - a > 1 else np.ones((DIRECTIONS, 1))
+        # unit rows, within the tensor (V is 0 elsewhere)
+        V[t * DIRECTIONS:(t + 1) * DIRECTIONS, a:b] = \
+            block / np.linalg.norm(block, axis=1, keepdims=True)
+    owner, along = np.repeat(np.arange(layout.count), DIRECTIONS), V @ problem.grad
+    est = measure(site, method, Items(directions=V), h[owner], settle=(along, problem.threshold))
+    kinked = np.unique(owner[est.kink]).tolist()
+    if kinked:
+        keep = ~np.isin(owner, kinked)  # replaced by the directions that isolate their kinks
+        extra = [_isolate(problem, site, rng, t, h[t]) for t in kinked]
+        extra_V = np.concatenate(extra)
+        extra_owner = np.repeat(kinked, [len(rows) for rows in extra])
+        extra_est = measure(site, method, Items(directions=extra_V), h[extra_owner],
+                            settle=(extra_V @ problem.grad, problem.threshold))
+        est = type(est)(*(np.concatenate([x[keep], y]) for x, y in zip(est, extra_est, strict=True)))
+        V, owner = np.concatenate([V[keep], extra_V]), np.concatenate([owner[keep], extra_owner])
+        along = V @ problem.grad
+    # a direction along one entry is that entry (its kink can be judged), else -1
+    support = V != 0
+    entry = np.where(support.sum(axis=1) == 1, np.argmax(support, axis=1), -1)
+    return Evidence(along, est, owner, entry, Items(directions=V), method, h[owner],
+                    problem.epsilon or method.step * factor, np.zeros(layout.count, bool),
+                    cross=None if method.imaginary else
+                    tensor_steps(problem.theta0, layout, COMPLEX, None)[owner])
+
+
+def _isolate(problem, site, rng, t, h):
+    """Directions (rows) that cover tensor t with every kink on a single entry: sets whose
+    random direction crosses a kink are halved, O(k log n) evaluations for k kinks. Stops
+    after MAX_FOUND kinks; the sets left then are returned as they are (never accepted at a
+    kink)."""
+    layout = problem.layout
+    frontier = [np.arange(layout.starts[t], layout.stops[t])]
+    rows, kinks = [], 0
+    while frontier:
+        children, V = halves(frontier, rng, layout.n)
+        est = measure(site, problem.method, Items(directions=V), np.full(len(children), h))
+        frontier = []
+        for child, row, kinked in zip(children, V, est.kink.tolist(), strict=True):
+            if kinked and len(child) > 1 and kinks < MAX_FOUND:
+                frontier.append(child)
+            else:
+                rows.append(row)
+                kinks += kinked
+    return np.array(rows)
+
+
+def _bisect(problem, site, rng, t, h):
+    """The wrong entries of tensor t, by halving sets of entries that disagree.
+
+    Each round tests both halves of every wrong set along a fresh random direction, so k
+    wrong entries cost O(k log n) evaluations.
+
+    Returns
+    -------
+    found : list of (entry of theta, analytic, numeric), at most MAX_FOUND
+    complete : bool
+        False when the search stopped at MAX_FOUND.
+    """
+    layout = problem.layout
+    frontier, found, complete = [np.arange(layout.starts[t], layout.stops[t])], [], True
+    while frontier:
+        children, V = halves(frontier, rng, layout.n)
+        est = measure(site, problem.method, Items(directions=V), np.full(len(children), h))
+        along = V @ problem.grad
+        bad = judge.disagreeing(along, est, problem.threshold) & ~est.kink
+        frontier = []
+        for child, is_bad, kinked, gj, dj in zip(children, bad.tolist(), est.kink.tolist(),
+                                                 along.tolist(), est.D.tolist(), strict=True):
+            if is_bad and len(child) == 1:
+                found.append((int(child[0]), gj, dj))
+            elif (is_bad or kinked) and len(child) > 1:  # a kink can hide a wrong entry
+                frontier.append(child)
+        room = MAX_FOUND - len(found)
+        if len(frontier) > room:
+            frontier, complete = frontier[:max(room, 0)], False
+    return found[:MAX_FOUND], complete
+
+
+def _refined(site, evidence, threshold):
+    """`evidence` with the items the judge finds too uncertain measured again at the steps
+    it asks for, keeping whichever estimate is most precise."""
+    picks, narrow = judge.refinements(evidence, threshold)
+    if not len(picks):
+        return evidence
+    first = estimate.Estimate(*(x[picks] for x in evidence.estimate))
+    candidates = [_again(site, evidence, picks, narrow)]
+    for small, wide in judge.RICHARDSON_PAIRS:
+        at_small = first if small == 1.0 else _again(site, evidence, picks, small)
+        candidates.append(estimate.richardson(at_small, _again(site, evidence, picks, wide),
+                                              evidence.again.order))
+    return evidence._replace(estimate=estimate.most_precise(evidence.estimate, picks, candidates))
+
+
+def _judged(problem, site, evidence):
+    """The judgement of `evidence`, with the re-measurements the judge asks for."""
+    judgement = judge.judge(evidence, problem.threshold, problem.layout.count)
+    picks = judgement.picks
+    if not len(picks):
+        return judgement
+    again = [_again(site, evidence, picks, factor) for factor in judgement.factors]
+    confirmation = judge.confirm(evidence, picks, judgement.factors, again)
+    cross = None
+    if evidence.cross is not None and confirmation.confirmed.any():
+        at = picks[confirmation.confirmed]
+        cross = measure(site, COMPLEX, evidence.items.take(at), evidence.cross[at], optional=True)
+    return judge.conclude(evidence, judgement, confirmation, problem.threshold, cross)
+
+
+def _again(site, evidence, picks, factor):
+    """The items `picks` measured again, at `factor` x their step."""
+    items = evidence.items.take(picks)
+    return measure(site, evidence.again, items, items.exact(site.theta0, factor * evidence.h[picks]))
 
 
 def _numerical(problem, judgement):
-    """Is a check inconclusive for numerical reasons alone (no NaN, no kink left unjudged),
-    so that the complex step may settle it?"""
+    """Is a check inconclusive for numerical reasons alone (no NaN, no kink left unjudged,
+    finite backprop), with the step the checker's to choose, and small enough ("directional"
+    re-runs per direction) that the complex step may settle it?"""
     troubles = np.isin(judgement.status, (judge.NONFINITE, judge.KINK_UNSURE))
-    return (_may_settle_further(problem) and problem.method != "complex"
-            and not troubles.any() and not judgement.unsafe.any())
+    return (problem.epsilon is None and np.all(np.isfinite(problem.grad))
+            and (problem.directional or problem.layout.n <= SETTLE_MAX_N)
+            and not problem.method.imaginary and not troubles.any()
+            and not judgement.unsafe.any())
 
 
-def _worth_extending(problem, report):
-    """Re-run in np.longdouble only where it can turn "inconclusive" into "pass"."""
-    return (EXTENDED and report.verdict == "inconclusive" and _may_settle_further(problem)
-            and problem.theta0.dtype == np.float64 and np.isfinite(report.difference))
-
-
-def _extended(cost_fn, problem, report):
-    """`report`, or the same check in np.longdouble if that passes."""
-    def extended_cost(parameters):
-        try:
-            value = cost_fn(parameters)
-        except Exception as error:  # np.linalg refuses np.longdouble: no such evidence
-            raise CostRefused from error
-        if np.asarray(value).dtype not in (np.longdouble, np.clongdouble):
-            raise CostRefused  # a cost that computes in float64 would only repeat itself
-        return value
-
-    wide = dataclasses.replace(problem, theta0=problem.theta0.astype(np.longdouble))
-    try:
-        again = _pipeline(extended_cost, wide, draws=False)
-    except CostRefused:
-        again = None
-    if again is None or again.verdict != "pass":
-        return report
-    again.evaluations += report.evaluations
-    again.reason = (again.reason[:-1] + "; float64 could not resolve these derivatives, so "
-                    "they were estimated in extended precision (np.longdouble).")
-    return again
-
-
-def _early(problem, evaluator, reason):
+def _early(problem, evaluator, why):
     """An inconclusive report made before any derivative was estimated."""
     layout = problem.layout
     rows = {key: ParameterResult(name, key, shape, float("nan"), "unsure")
-            for key, (name, shape, _, _) in zip(layout.keys, layout.slices(), strict=True)}
-    return _report(problem, evaluator, "inconclusive", float("nan"), rows, reason + ".",
-                   float("nan"))
+            for key, (name, shape, _, _) in zip(layout.keys, layout.slices, strict=True)}
+    return _report(problem, evaluator, explain.Findings(problem.threshold, early=why),
+                   float("nan"), rows, float("nan"), problem.epsilon or problem.method.step)
 
 
-def _report(problem, evaluator, verdict, difference, rows, reason, noise):
-    relative = problem.epsilon is None
-    step = problem.epsilon if not relative else (COMPLEX_STEP if problem.method == "complex"
-                                                 else CENTRAL_STEP)
+def _report(problem, evaluator, findings, difference, rows, noise, step):
+    """The report; `step` is the one the method used."""
+    verdict, reason = explain.conclusion(findings)
     return GradientCheckReport(
         verdict=verdict, difference=float(difference),
         per_parameter={key: row.difference for key, row in rows.items()},
         suspects=[key for key, row in rows.items() if row.verdict == "wrong"],
-        reason=reason, method=problem.method, epsilon=float(step), relative_step=relative,
-        threshold=problem.threshold, evaluations=evaluator.count, batched=bool(evaluator.mode),
-        rows=rows, noise=float(noise))
+        reason=reason, method=problem.name, epsilon=float(step),
+        relative_step=problem.epsilon is None, threshold=problem.threshold,
+        evaluations=evaluator.count, batched=bool(evaluator.mode), rows=rows,
+        noise=float(noise))

@@ -39,11 +39,19 @@ class Points:
             out = self.base.astype(dtype, copy=True)
             out[self.axes[j]] += self.steps[j]
             return out
-        out = self.base.astype(dtype, copy=True)
         w = self.which[j]
         a, b = self.first[w], self.stop[w]
-        out[a:b] += self.steps[j] * self.directions[w, a:b]
+        out = np.empty(len(self.base), np.result_type(dtype, self.steps))  # one pass over memory
+        out[:a], out[b:] = self.base[:a], self.base[b:]
+        np.add(self.base[a:b], self.steps[j] * self.directions[w, a:b], out=out[a:b])
         return out
+
+    def take(self, rows):
+        """The points `rows` (a list of indices) alone."""
+        if self.axes is not None:
+            return Points(self.base, self.steps[rows], axes=self.axes[rows])
+        return Points(self.base, self.steps[rows], directions=self.directions,
+                      which=self.which[rows])
 
 
 class GlobalRandom:
@@ -53,9 +61,9 @@ class GlobalRandom:
     evaluation, so it draws the same masks; a cost that does not draw costs nothing.
     """
 
-    def __init__(self):
+    def __init__(self, draws=False):
         self.saved = np.random.get_state()
-        self.draws = False
+        self.draws = draws  # reset before every call (else only once the cost is seen to draw)
 
     def seen_first_call(self):
         """After the first evaluation: did the cost draw? Then reset before every later one."""
@@ -101,11 +109,9 @@ class Evaluator:
     """
 
     def __init__(self, cost_fn, layout, batched, random_state, label="cost_fn"):
-        self.cost_fn, self.layout, self.random = cost_fn, layout, random_state
-        self.mode = batched
+        self.cost_fn, self.layout, self.random, self.label = cost_fn, layout, random_state, label
+        self.mode, self.count = batched, 0
         self.detected = False  # batching was decided by `settle` (then a failure falls back)
-        self.count = 0
-        self.label = label
         self.returned_complex = False  # did the last call return a complex value?
 
     def single(self, point):
@@ -194,33 +200,16 @@ class Evaluator:
         every entry, one-sidedly), and a cost that cannot batch fails on two points, not on
         all of them (np.dot of stacks builds B x B intermediates). Returns the probe's costs."""
         if self.mode is None:
-            ends = _Rows(points, [0, len(points) - 1])
+            ends = points.take([0, len(points) - 1])
             try:
                 pair = self.batch(ends, 0, 2, points.base.dtype, probing=True)
             except BatchRefused:
                 pair = None
             self.mode = False
             if pair is not None and _agree(pair[0], J0):
-                last = self.costs(_Rows(points, [len(points) - 1]))[0]
+                last = self.costs(points.take([len(points) - 1]))[0]
                 self.mode = self.detected = _agree(pair[1], last)
         return self.costs(points)
-
-
-class _Rows:
-    """The points `which` of `points`, alone."""
-
-    def __init__(self, points, which):
-        self.points, self.which, self.base = points, list(which), points.base
-
-    def __len__(self):
-        return len(self.which)
-
-    def fill(self, start, stop, out):
-        for row, j in zip(out, self.which[start:stop], strict=True):
-            self.points.fill(j, j + 1, row[None])
-
-    def point(self, j, dtype):
-        return self.points.point(self.which[j], dtype)
 
 
 def _agree(a, b):

@@ -1,10 +1,13 @@
-"""Explaining what is wrong: one row per tensor, with the pattern of its error and its kinks."""
+"""Explaining what is wrong: one row per tensor, with the pattern of its error and its kinks;
+the findings of a check, and the verdict and reason decided once from them."""
+
+from typing import NamedTuple
 
 import numpy as np
 
 from gradcheck import judge as J
 from gradcheck.report import Kink, ParameterResult, fmt_difference
-from gradcheck.tolerances import FACTOR_ONE, PATTERN_RTOL, ROUNDOFF_ULPS, SAFETY
+from gradcheck.tolerances import FACTOR_ONE, PATTERN_RTOL, SAFETY
 
 
 def rows(layout, evidence, judgement, found=None):
@@ -19,9 +22,9 @@ def rows(layout, evidence, judgement, found=None):
         For "directional": tensor -> (entries found by bisection, complete).
     """
     a, est, status = evidence.analytic, evidence.estimate, judgement.status
-    per_entry = evidence.directions is None
+    per_entry = evidence.items.axes is not None
     result = {}
-    for t, (name, shape, start, stop) in enumerate(layout.slices()):
+    for t, (name, shape, start, stop) in enumerate(layout.slices):
         key = layout.keys[t]
         verdict = ("wrong" if judgement.wrong[t] else "not complex-safe" if judgement.unsafe[t]
                    else "unsure" if judgement.unsure[t] else "ok")
@@ -31,9 +34,6 @@ def rows(layout, evidence, judgement, found=None):
             items = np.arange(start, stop)
             _entry_details(row, layout, items, a[items], est.D[items], est.unc[items],
                            status[items])
-            kinks = items[(status[items] == J.KINK) | (status[items] == J.KINK_UNSURE)]
-            row.kinks = [Kink(layout.index(i), float(a[i]), float(est.left[i]),
-                              float(est.right[i]), bool(status[i] == J.KINK)) for i in kinks]
         else:
             mine = evidence.owner == t
             smooth = mine & (status != J.KINK) & (status != J.KINK_UNSURE) & (status != J.NONFINITE)
@@ -41,10 +41,11 @@ def rows(layout, evidence, judgement, found=None):
                 entries, row.entries_complete = found[t]
                 _direction_details(row, layout, entries, a[smooth], est.D[smooth],
                                    est.unc[smooth])
-            kinked = np.flatnonzero(mine & (evidence.entry >= 0)
-                                    & ((status == J.KINK) | (status == J.KINK_UNSURE)))
-            row.kinks = [Kink(layout.index(evidence.entry[i]), float(a[i]), float(est.left[i]),
-                              float(est.right[i]), bool(status[i] == J.KINK)) for i in kinked]
+        # the kinks of single entries (a direction along one entry is that entry)
+        kinked = np.flatnonzero((evidence.owner == t) & (evidence.entry >= 0)
+                                & ((status == J.KINK) | (status == J.KINK_UNSURE)))
+        row.kinks = [Kink(layout.index(evidence.entry[i]), float(a[i]), float(est.left[i]),
+                          float(est.right[i]), bool(status[i] == J.KINK)) for i in kinked]
         if verdict == "ok":
             row.worst_index = row.analytic = row.numeric = None
     return result
@@ -105,99 +106,116 @@ def _pattern(row, g, D, unc, wrong_count, per_entry=True):
     return f"has {more}{wrong_count} wrong entr{'y' if wrong_count == 1 else 'ies'}"
 
 
-def verdict(problem, evidence, judgement, probe, rows):
-    """The verdict, and its reason in one or two sentences (details stay in the rows)."""
-    layout, threshold = problem.layout, problem.threshold
-    keys = layout.keys
-    status, owner = judgement.status, evidence.owner
-    wrong = [row for row in rows.values() if row.verdict == "wrong"]
+class Findings(NamedTuple):
+    """What a check found, as data: the verdict and its reason are decided from these alone
+    (`verdict`, `reason`)."""
+
+    threshold: float
+    difference: float = float("nan")  # equation (2)
+    bound: float = float("nan")  # the precision reached (judge.Judgement.bound)
+    early: str = ""  # why no derivative could be estimated at all
+    frozen: float = 0.0  # the change backprop predicts along the probe, where the cost did not move
+    wrong: tuple = ()  # the pattern of each wrong tensor
+    broken: tuple = ()  # gradient keys holding NaN or inf
+    unsafe: tuple = ()  # gradient keys where the complex step and central differences disagree
+    unconfirmed: tuple = ()  # gradient keys with a discrepancy wider steps did not confirm
+    noise: object = None  # estimate.Noise: the measured noise of the cost
+    nonfinite: int = 0  # derivatives that could not be estimated
+    kinks_unsure: int = 0  # entries at kinks, outside their one-sided slopes
+    kinks: int = 0  # entries at kinks, between them
+    dominant: int = 0  # the largest part of the uncertainty: 0 round-off, 1 truncation, 2 curvature
+    epsilon: float | None = None  # the caller's step
+    by_complex_step: bool = False  # central differences could not settle it; the complex step did
+
+
+def findings(problem, evidence, judgement, probe, rows):
+    """The Findings of a check from its measurements, judgement and rows."""
+    layout, status, owner = problem.layout, judgement.status, evidence.owner
     predicted = abs(float(problem.grad @ probe.direction)) * probe.span
-    if not probe.moved and predicted > SAFETY * probe.noise.floor:
+    est = evidence.estimate
+    floor, truncation = np.nansum(est.floor), np.nansum(est.truncation)
+    return Findings(
+        problem.threshold, judgement.difference, judgement.bound,
         # No step tells a frozen cost from a wrong gradient: both say the cost is flat.
-        return "inconclusive", ("the cost does not change at all along a random direction, "
-                                f"although backprop predicts a change of {predicted:.1e}: "
-                                "either the cost is frozen in float64 (a saturated output, "
-                                "e.g. log(1 - sigmoid(z)) with z > 30) or the gradient is "
-                                "wrong; check at less saturated parameters.")
-    if wrong:
-        count = "1 gradient is" if len(wrong) == 1 else f"{len(wrong)} gradients are"
-        return "fail", f"{count} wrong: " + "; ".join(row.pattern for row in wrong) + "."
-    bad_grad = [keys[t] for t in range(layout.count)
-                if not np.all(np.isfinite(problem.grad[layout.starts[t]:layout.stops[t]]))]
-    if bad_grad:
-        return "inconclusive", (f"{_join(bad_grad)} contain{'s' if len(bad_grad) == 1 else ''} "
-                                "NaN or inf, so backprop is broken there.")
-    unsafe = [keys[t] for t in np.flatnonzero(judgement.unsafe)]
-    if unsafe:
-        return "inconclusive", (f"the complex step and central differences disagree for "
-                                f"{_join(unsafe)}: the cost is not complex-safe there (np.abs, "
-                                "np.maximum, norms, np.vdot) or loses precision in float64 "
-                                "(e.g. a saturated log(1 - sigmoid(z))); use method='central'.")
-    noisy = probe.noise.noisy
-    noise = f"{relative_noise(probe.noise):.0e} × |J|"
-    unconfirmed = _tensors(status == J.UNCONFIRMED, owner, keys, layout.count)
-    if unconfirmed:
-        why = (f"the cost is noisy ({noise}, measured)" if noisy else
-               "wider steps do not confirm it, so numerical error cannot be ruled out "
-               "(e.g. log(1 - sigmoid(z)) of a saturated unit)")
-        return "inconclusive", (f"{_join(unconfirmed)} disagree{'s' if len(unconfirmed) == 1 else ''}"
-                                f" with the numerical gradient at the usual step, but {why}.")
-    nonfinite = int(np.count_nonzero(status == J.NONFINITE))
-    if nonfinite:
-        return "inconclusive", (f"the cost is not finite near `parameters`, so {nonfinite} "
-                                "numerical derivatives could not be estimated.")
-    unsure_kinks = int(np.count_nonzero(status == J.KINK_UNSURE))
-    if unsure_kinks:
-        return "inconclusive", (f"{_entries(unsure_kinks)} at kinks, where the analytic value "
-                                "lies outside the one-sided slopes; the derivative is not "
-                                "defined there, so check at a point off the kinks (see the notes).")
-    difference = fmt_difference(judgement.difference, threshold)
-    if not judgement.difference < threshold or not judgement.bound < threshold:
-        known = f"{judgement.bound:.1e}"
-        cause = _cause(problem, evidence.estimate, noisy, noise)
-        return "inconclusive", (f"every entry agrees within its uncertainty, but the numerical "
-                                f"gradient is known only to {known} (relative) and the "
-                                f"difference is {difference}, against the threshold "
-                                f"{threshold:.1e}: {cause}.")
-    kinks = int(np.count_nonzero(status == J.KINK))
-    return "pass", ("every gradient agrees with the numerical one: difference "
-                    f"{difference} (threshold {threshold:.1e})"
-                    + (f"; {_entries(kinks)} at kinks, each between its one-sided slopes"
-                       if kinks else "") + ".")
+        frozen=predicted if not probe.moved and predicted > SAFETY * probe.noise.floor else 0.0,
+        wrong=tuple(row.pattern for row in rows.values() if row.verdict == "wrong"),
+        broken=tuple(layout.keys[t] for t, (_, _, a, b) in enumerate(layout.slices)
+                     if not np.all(np.isfinite(problem.grad[a:b]))),
+        unsafe=tuple(layout.keys[t] for t in np.flatnonzero(judgement.unsafe)),
+        unconfirmed=tuple(layout.keys[t] for t in np.flatnonzero(
+            np.bincount(owner[status == J.UNCONFIRMED], minlength=layout.count))),
+        noise=probe.noise,
+        nonfinite=int(np.count_nonzero(status == J.NONFINITE)),
+        kinks_unsure=int(np.count_nonzero(status == J.KINK_UNSURE)),
+        kinks=int(np.count_nonzero(status == J.KINK)),
+        dominant=int(np.argmax([floor, truncation, np.nansum(est.unc) - floor - truncation])),
+        epsilon=problem.epsilon)
 
 
-def _cause(problem, est, noisy, noise):
+def conclusion(found):
+    """The verdict ("pass", "fail" or "inconclusive") decided from the Findings `found`, and
+    its reason in one or two sentences (details stay in the rows)."""
+    noise = "" if found.noise is None else f"{found.noise.relative:.0e} × |J|"
+    difference = fmt_difference(found.difference, found.threshold)
+    if found.early:
+        why = found.early
+    elif found.frozen:
+        why = ("the cost does not change at all along a random direction, although backprop "
+               f"predicts a change of {found.frozen:.1e}: either the cost is frozen in float64 "
+               "(a saturated output, e.g. log(1 - sigmoid(z)) with z > 30) or the gradient is "
+               "wrong; check at less saturated parameters")
+    elif found.wrong:
+        count = "1 gradient is" if len(found.wrong) == 1 else f"{len(found.wrong)} gradients are"
+        return "fail", f"{count} wrong: " + "; ".join(found.wrong) + "."
+    elif found.broken:
+        why = (f"{_join(found.broken)} contain{'s' if len(found.broken) == 1 else ''} NaN or "
+               "inf, so backprop is broken there")
+    elif found.unsafe:
+        why = (f"the complex step and central differences disagree for {_join(found.unsafe)}: "
+               "the cost is not complex-safe there (np.abs, np.maximum, norms, np.vdot) or "
+               "loses precision in float64 (e.g. a saturated log(1 - sigmoid(z))); use "
+               "method='central'")
+    elif found.unconfirmed:
+        cause = (f"the cost is noisy ({noise}, measured)" if found.noise.noisy else
+                 "wider steps do not confirm it, so numerical error cannot be ruled out "
+                 "(e.g. log(1 - sigmoid(z)) of a saturated unit)")
+        why = (f"{_join(found.unconfirmed)} disagree{'s' if len(found.unconfirmed) == 1 else ''}"
+               f" with the numerical gradient at the usual step, but {cause}")
+    elif found.nonfinite:
+        why = (f"the cost is not finite near `parameters`, so {found.nonfinite} numerical "
+               "derivatives could not be estimated")
+    elif found.kinks_unsure:
+        why = (f"{_entries(found.kinks_unsure)} at kinks, where the analytic value lies outside "
+               "the one-sided slopes; the derivative is not defined there, so check at a point "
+               "off the kinks (see the notes)")
+    elif not (found.difference < found.threshold and found.bound < found.threshold):
+        why = (f"every entry agrees within its uncertainty, but the numerical gradient is known "
+               f"only to {found.bound:.1e} (relative) and the difference is {difference}, "
+               f"against the threshold {found.threshold:.1e}: {_cause(found, noise)}")
+    else:
+        kinks = (f"; {_entries(found.kinks)} at kinks, each between its one-sided slopes"
+                 if found.kinks else "")
+        settled = ("; central differences could not resolve the derivatives to the threshold, "
+                   "the complex step did, and agrees with them" if found.by_complex_step else "")
+        return "pass", (f"every gradient agrees with the numerical one: difference {difference} "
+                        f"(threshold {found.threshold:.1e}){kinks}{settled}.")
+    return "inconclusive", why + "."
+
+
+def _cause(found, noise):
     """Which part of the error model dominates, as advice."""
-    if noisy:
+    if found.noise.noisy:
         return (f"the cost is noisy ({noise}, measured; float32 arithmetic, quantization or a "
                 "saturated log(1 - sigmoid(z))), so compute it in float64, in a stable way")
-    floor, truncation = np.nansum(est.floor), np.nansum(est.truncation)
-    local = np.nansum(est.unc) - floor - truncation
-    part = int(np.argmax([floor, truncation, local]))
-    if problem.epsilon is None:
-        return ["round-off dominates even at the step chosen for it: the gradient is small "
-                "against the cost's rounding; use method='complex'",
-                "truncation error dominates even at the step chosen for it; use "
-                "method='complex'",
-                "the cost is curved or has kinks at the step chosen for it; use "
-                "method='complex'"][part]
-    step = f"epsilon={problem.epsilon:.1e}"
-    return [f"round-off dominates at {step}; use a larger epsilon, epsilon=None or "
-            "method='complex'",
-            f"truncation error dominates at {step}; use a smaller epsilon, epsilon=None or "
-            "method='complex'",
-            f"the cost is curved or has kinks at {step}; use a smaller epsilon or "
-            "method='complex'"][part]
-
-
-def relative_noise(noise):
-    """The noise relative to |J(theta0)| (the floor is ROUNDOFF_ULPS units of it)."""
-    return noise.level * ROUNDOFF_ULPS * noise.unit / noise.floor if noise.floor > 0 else noise.level
-
-
-def _tensors(mask, owner, keys, count):
-    hit = np.bincount(owner[mask], minlength=count) > 0
-    return [keys[t] for t in np.flatnonzero(hit)]
+    part = ["round-off dominates", "truncation error dominates",
+            "the cost is curved or has kinks"][found.dominant]
+    if found.epsilon is None:
+        why = ": the gradient is small against the cost's rounding" if found.dominant == 0 else ""
+        return (f"{part} {'even ' if found.dominant < 2 else ''}at the step chosen for it{why}; "
+                "use method='complex'")
+    advice = ["a larger epsilon, epsilon=None", "a smaller epsilon, epsilon=None",
+              "a smaller epsilon"][found.dominant]
+    return f"{part} at epsilon={found.epsilon:.1e}; use {advice} or method='complex'"
 
 
 def _entries(count):

@@ -5,9 +5,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradcheck.methods import CENTRAL, COMPLEX, Method
 from gradcheck.tolerances import MAX_EPSILON
 
-METHODS = ("central", "complex", "directional")
+# The methods by name: "directional" is central differences along random directions.
+METHODS = {"central": CENTRAL, "complex": COMPLEX, "directional": CENTRAL}
 
 
 class Layout:
@@ -30,12 +32,9 @@ class Layout:
         self.n = int(self.stops[-1])
         self.count = len(sizes)
         self.owner = np.repeat(np.arange(self.count), sizes)  # (n,): tensor of each entry
-        self._spans = list(zip(self.names, self.starts.tolist(), self.stops.tolist(),
-                               self.shapes, strict=True))
-
-    def slices(self):
-        """(name, shape, start, stop) of every tensor."""
-        return zip(self.names, self.shapes, self.starts.tolist(), self.stops.tolist(), strict=True)
+        # (name, shape, start, stop) of every tensor
+        self.slices = list(zip(self.names, self.shapes, self.starts.tolist(),
+                               self.stops.tolist(), strict=True))
 
     def index(self, flat):
         """The index tuple, in its tensor's shape, of entry `flat` of theta."""
@@ -45,9 +44,9 @@ class Layout:
     def unflatten(self, point):
         """name -> view of `point` (..., n) as the tensor (..., *shape)."""
         if point.ndim == 1:  # the common case, a single point
-            return {name: point[a:b].reshape(shape) for name, a, b, shape in self._spans}
+            return {name: point[a:b].reshape(shape) for name, shape, a, b in self.slices}
         lead = point.shape[:-1]
-        return {name: point[..., a:b].reshape(lead + shape) for name, a, b, shape in self._spans}
+        return {name: point[..., a:b].reshape(lead + shape) for name, shape, a, b in self.slices}
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,9 @@ class Problem:
     layout: Layout
     theta0: np.ndarray  # (n,) float64 copy of the parameters
     grad: np.ndarray  # (n,) float64 copy of the gradients
-    method: str
+    method: Method  # how each item is measured
+    name: str  # the method's name, for the report
+    directional: bool  # along random directions per tensor, not entry by entry
     epsilon: float | None
     threshold: float
     seed: int
@@ -94,9 +95,9 @@ def checked(parameters, gradients, method, epsilon, threshold, seed, batched, *,
         thetas.append(value.ravel())
         grads.append(gradient.ravel())
         slots.append((name, value.shape))
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))}, "
-                         f"got {method!r}")
+    if not isinstance(method, Method) and (not isinstance(method, str) or method not in METHODS):
+        raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))} or a "
+                         f"gradcheck.methods.Method, got {method!r}")
     theta0 = np.concatenate(thetas)  # concatenate copies: nothing can touch the caller's arrays
     if epsilon is not None:
         positive_real("epsilon", epsilon)
@@ -115,7 +116,9 @@ def checked(parameters, gradients, method, epsilon, threshold, seed, batched, *,
         raise TypeError(f"`seed` must be a non-negative int, got {seed!r}")
     if batched not in (None, True, False):
         raise TypeError(f"`batched` must be None, True or False, got {batched!r}")
-    return Problem(Layout(slots), theta0, np.concatenate(grads), method,
+    scheme = method if isinstance(method, Method) else METHODS[method]
+    return Problem(Layout(slots), theta0, np.concatenate(grads), scheme,
+                   scheme.name if isinstance(method, Method) else method, method == "directional",
                    None if epsilon is None else float(epsilon), float(threshold), int(seed),
                    batched)
 

@@ -4,10 +4,9 @@ import numpy as np
 
 # -- precision ------------------------------------------------------------------------------
 EPS = float(np.finfo(np.float64).eps)  # u, the unit round-off of float64: 2.2e-16
-# Is np.longdouble wider than float64? x86 Linux: 80-bit; Windows, macOS on Apple silicon: no.
-# Extended precision may only turn an "inconclusive" into a "pass", never decide a "fail".
-EXTENDED = bool(np.finfo(np.longdouble).eps < EPS)
-EXTENDED_MAX_N = 2000  # np.longdouble has no BLAS: a per-entry re-run beyond this is too slow
+# The complex step re-runs an inconclusive check per entry ("directional": per direction)
+# only up to this size, where that costs a few seconds at most.
+SETTLE_MAX_N = 2000
 
 # -- the verdict ----------------------------------------------------------------------------
 THRESHOLD = 1e-7  # equation (2) below this passes, as in the course
@@ -17,6 +16,11 @@ CENTRAL_STEP = EPS ** (1 / 3)  # 6.1e-6: balances truncation O(h^2) against roun
 COMPLEX_STEP = 1e-20  # the complex step has no cancellation, so the step can be tiny
 MAX_EPSILON = 1.0  # a step above max(1, |theta|) no longer estimates a derivative at theta
 MAX_NOISY_STEP = 1e3  # a noisy cost widens the step by at most this (then 6e-3 max(1, |theta|))
+
+# -- the noise probe ------------------------------------------------------------------------
+PROBE_STEP = 1e-2  # x the central step: small, so that a ReLU kink rarely falls inside the probe
+PROBE_WIDEN = 100.0  # ... and widened by this while too many of its costs are equal,
+PROBE_TRIES = 3  # ... at most this many times
 
 # -- the error model ------------------------------------------------------------------------
 ROUNDOFF_ULPS = 4.0  # the least noise of one evaluation, in units of u |J|: its rounding
@@ -28,6 +32,11 @@ COMPLEX_ULPS = 1e3  # error of a complex-step derivative, in units of the cost's
 # -- judging --------------------------------------------------------------------------------
 SAFETY = 10.0  # an entry is wrong only beyond this multiple of its uncertainty
 CLEAR = 0.1  # an entry agreeing to this x the threshold (relative) needs no +-2h costs
+# Items too uncertain to certify are re-measured at the step that balances their truncation
+# against their noise, clipped to this range (x the step), and by Richardson at h and at
+# REFINE_WIDE h: a higher order lets a wider step beat the noise.
+REFINE_RANGE = (1e-3, 0.5)
+REFINE_WIDE = 10.0
 DOUBT = 3.0  # an entry beyond this x its uncertainty (but within SAFETY x) is reported WITHIN
 # A bug persists across every decade of step; numerical error does not. The widest (6e-2
 # max(1, |theta|)) still resolves a cost that float64 freezes at smaller steps (a saturated

@@ -67,6 +67,12 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
       probability 1 unless M = J^T, so with dout=None one random dout and the linearity check
       suffice. A dout of the caller's is not random: then `vjp` is also checked at a seeded
       random dout, with method="directional" (a few evaluations per input).
+
+    The Deep Learning Specialization's ``linear_backward`` divides dW and db by m, the
+    batch size: it returns the gradients of the mean cost over the batch, not J^T dout of
+    the layer, and gets "dW is 1/m × the numerical gradient". Check it with those two
+    multiplied back, e.g. ``lambda dZ: dict(zip(("dA_prev", "dW", "db"), (dA, m * dW, m *
+    db)))`` where ``dA, dW, db = linear_backward(dZ, cache)``; dA_prev has no 1/m.
     """
     if not callable(fn):
         raise TypeError(f"`fn` must be callable, got {type(fn).__name__}")
@@ -74,28 +80,30 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
         raise TypeError(f"`vjp` must be callable, got {type(vjp).__name__}")
     # Validates `inputs` and the settings before `fn` or `vjp` is called; the gradients are
     # stand-ins shaped like the inputs.
-    base = checked(inputs, _stand_ins(inputs), method, epsilon, threshold, seed, batched,
+    stand_ins = {"d" + name: value for name, value in inputs.items()} \
+        if isinstance(inputs, dict) else {}  # `checked` refuses `inputs` first
+    base = checked(inputs, stand_ins, method, epsilon, threshold, seed, batched,
                    parameters_label="inputs")
     given = dout is not None
-    if given:
-        dout = _upstream(dout)
+    if given:  # a float64 copy
+        dout = np.array(float64_array("dout", dout), copy=True)
+        if not np.isfinite(dout).all():
+            raise ValueError("`dout` must be finite, got NaN or inf")
     random_state = GlobalRandom()  # fn and vjp may draw from np.random: the caller's after
     try:
         # errstate: as in the pipeline, a non-finite output is reported, not warned about.
         with _kept(inputs), np.errstate(all="ignore"):
-            return _check(fn, inputs, vjp, base, dout, given,
-                          (method, epsilon, threshold, seed, batched))
+            return _check(fn, inputs, vjp, base, dout, given)
     finally:
         random_state.restore()
 
 
-def _check(fn, inputs, vjp, base, dout, given, settings):
-    """check_vjp after validation (`base`: the validated inputs): the numerical check(s),
-    linearity, and the report."""
-    method, epsilon, threshold, seed, batched = settings
-    layout = base.layout
+def _check(fn, inputs, vjp, base, dout, given):
+    """check_vjp after validation (`base`: the validated inputs and settings): the numerical
+    check(s), linearity, and the report."""
+    layout, seed = base.layout, base.seed
     values = layout.unflatten(base.theta0)  # views of a private copy; fn gets copies of them
-    out = _output(fn(_copies(values)))
+    out = _output(fn({name: value.copy() for name, value in values.items()}))
     rng = np.random.default_rng([seed, DOUT_STREAM])
     if given:
         if dout.shape != out.shape:
@@ -106,60 +114,78 @@ def _check(fn, inputs, vjp, base, dout, given, settings):
     d2 = rng.standard_normal(out.shape)  # the second dout: linearity, and the random check
     notes = set()
 
-    def problem(upstream, at_method=method):
+    def problem(upstream, method="directional" if base.directional else base.method):
         gradients = _call_vjp(vjp, upstream, inputs, notes)
-        return checked(values, gradients, at_method, epsilon, threshold, seed, batched,
-                       parameters_label="inputs", gradients_label="vjp(dout)")
+        return checked(values, gradients, method, base.epsilon, base.threshold, seed,
+                       base.batched, parameters_label="inputs", gradients_label="vjp(dout)")
 
     first = problem(dout)
     second = problem(d2, RANDOM_DOUT_METHOD)
     a, b = LINEARITY_COEFFICIENTS
     combined = problem(a * dout + b * d2)
-    linearity = _linearity(layout, first.grad, second.grad, combined.grad)
+    linearity, wrong = _linearity(layout, first.grad, second.grad, combined.grad, given)
 
     report = _run(fn, dout, out.shape, first)
     report.evaluations += 1  # the call of fn that gave out_shape
     shape = "()" if out.ndim == 0 else str(out.shape)
+    results = [_Result("the check at the caller's dout" if given else "the numerical check",
+                       report.verdict, report.reason)]
     if given:
         report.context.append(f"upstream gradient: the caller's dout, shape {shape}: "
                               f"{report.verdict}.")
         extra = _run(fn, d2, out.shape, second)
+        report.evaluations += extra.evaluations
         report.context.append(
             "a single dout can hide an error (a backward written for dout = ones is right at "
             f"dout = ones), so vjp was also checked at a seeded standard Gaussian dout (seed "
             f"{seed}) with method={RANDOM_DOUT_METHOD!r}: {extra.verdict}, "
             f"{extra.evaluations} evaluations.")
-        _merge(report, extra, ones=bool(np.all(dout == 1)),
-               linear=linearity.worst is not None and not linearity.sentences())
+        if VERDICT_ORDER.index(extra.verdict) > VERDICT_ORDER.index(report.verdict):
+            for key in extra.suspects:  # the random check's rows show what is wrong
+                report.rows[key] = extra.rows[key]
+                report.per_parameter[key] = extra.per_parameter[key]
+        written_for = " (written for dout = ones?)" if np.all(dout == 1) else ""
+        results.append(_Result(
+            "right at the caller's dout but not at a seeded random dout, so right for that "
+            f"dout only{written_for}" if (report.verdict, extra.verdict) == ("pass", "fail")
+            else "the check at a seeded random dout", extra.verdict, extra.reason))
     else:
         report.context.append(f"upstream gradient: a seeded standard Gaussian dout, shape "
                               f"{shape} (seed {seed}).")
-    if linearity.ignores or linearity.nonlinear:
-        _fail(report, layout, linearity)
-    elif linearity.worst is not None:
-        report.context.append(linearity.note(given))
+    results.append(linearity)
+    if linearity.verdict == "pass" and linearity.reason:
+        report.context.append(linearity.reason)
+        if given and results[0].verdict == "inconclusive" and results[1].verdict == "pass":
+            # A linear vjp right at a random dout is right at every dout (see the Notes), the
+            # caller's too, where the derivatives may be unresolvable (<softmax(Z), ones> is
+            # constant).
+            results[0] = _Result(results[0].check, "pass", (
+                "vjp is right at a seeded random dout and linear in dout, so right at every "
+                f"dout. At the caller's dout alone (the rows below): {report.reason}"))
+    for key in wrong:
+        report.rows[key] = dataclasses.replace(report.rows[key], verdict="wrong")
+    report.verdict, report.reason = _combined(results)
+    report.suspects = [key for key in layout.keys if report.rows[key].verdict == "wrong"]
     report.context.extend(sorted(notes))
     return report
 
 
-def _stand_ins(inputs):
-    """Gradients that pass validation whenever `inputs` does: the inputs themselves."""
-    if not isinstance(inputs, dict):
-        return {}  # `checked` refuses `inputs` first
-    return {"d" + name: value for name, value in inputs.items()}
+class _Result(NamedTuple):
+    """One of check_vjp's checks, as data: which check, its verdict, its reason."""
+
+    check: str
+    verdict: str
+    reason: str
 
 
-def _upstream(dout):
-    """The caller's dout as a float64 copy, validated."""
-    dout = np.array(float64_array("dout", dout), copy=True)
-    if not np.isfinite(dout).all():
-        raise ValueError("`dout` must be finite, got NaN or inf")
-    return dout
-
-
-def _copies(values):
-    """A fresh dict of fresh arrays: `fn` may keep or write what it is given."""
-    return {name: value.copy() for name, value in values.items()}
+def _combined(results):
+    """The worst verdict of `results`, with a reason that names the check(s) giving it (the
+    first check's own reason for a pass)."""
+    verdict = max((r.verdict for r in results), key=VERDICT_ORDER.index)
+    if verdict == "pass":
+        return verdict, results[0].reason
+    return verdict, " ".join(f"{r.check[0].upper()}{r.check[1:]}: {r.reason}"
+                             for r in results if r.verdict == verdict)
 
 
 def _output(out):
@@ -246,54 +272,20 @@ def _run(fn, dout, out_shape, problem):
     return report
 
 
-class _Linearity(NamedTuple):
-    """What the calls of vjp at d1, d2 and a d1 + b d2 showed."""
-
-    ignores: list  # gradient keys equal (and nonzero) at d1 and d2
-    nonlinear: list  # (key, index, vjp(a d1 + b d2), a vjp(d1) + b vjp(d2)) at its worst entry
-    worst: float | None  # largest relative discrepancy of the linear keys; None if none
-
-    def sentences(self):
-        """Why the vjp is wrong, one sentence per finding; empty if it is not."""
-        found = []
-        if self.ignores:
-            found.append(f"`vjp` ignores the upstream gradient in {', '.join(self.ignores)}: it "
-                         "returns the same values for two different dout (a backward "
-                         "multiplies by dout, e.g. dZ = dA * g'(Z), not g'(Z)).")
-        if self.nonlinear:
-            key, index, got, expected = self.nonlinear[0]
-            found.append(f"`vjp` is not linear in dout, as J^T dout is, in "
-                         f"{', '.join(k for k, *_ in self.nonlinear)}: e.g. at {key}{index}, "
-                         f"vjp({_combination('d1', 'd2')}) = {got:.4g} but "
-                         f"{_combination('vjp(d1)', 'vjp(d2)')} = {expected:.4g} (no powers, "
-                         "abs or clipping of dout, and no state kept between calls).")
-        return found
-
-    def note(self, given):
-        """The context line of a linear vjp (`given`: the caller passed dout)."""
-        within = "exactly" if self.worst == 0 else f"to {self.worst:.0e} relative (round-off)"
-        enough = "" if given else "; with vjp linear, one random dout suffices to check it"
-        return (f"linearity in dout: vjp({_combination('d1', 'd2')}) = "
-                f"{_combination('vjp(d1)', 'vjp(d2)')} at a second random dout d2, "
-                f"{within}{enough}.")
-
-
-def _linearity(layout, g1, g2, g12):
-    """Which gradient keys of vjp ignore dout, and which are not linear in it.
-
-    Parameters
-    ----------
-    layout : inputs.Layout
-    g1, g2, g12 : ndarray, shape (n,)
-        vjp at d1, at d2 and at a d1 + b d2, flattened like theta.
+def _linearity(layout, g1, g2, g12, given):
+    """Does vjp ignore dout, or is it not linear in it? (vjp at d1, at d2 and at a d1 + b d2,
+    flattened like theta (n,); `given`: the caller passed dout.)
 
     Returns
     -------
-    _Linearity
+    result : _Result
+        "fail" naming the keys, or "pass" with the context line saying how linear it is
+        ("" where no key could be tested).
+    wrong : set of gradient keys
     """
     a, b = LINEARITY_COEFFICIENTS
     ignores, nonlinear, gaps = [], [], []
-    for key, (_, shape, lo, hi) in zip(layout.keys, layout.slices(), strict=True):
+    for key, (_, shape, lo, hi) in zip(layout.keys, layout.slices, strict=True):
         x1, x2, x12 = g1[lo:hi], g2[lo:hi], g12[lo:hi]
         if not (np.isfinite(x1).all() and np.isfinite(x2).all() and np.isfinite(x12).all()):
             continue  # NaN gradients: the numerical check judges them
@@ -309,53 +301,31 @@ def _linearity(layout, g1, g2, g12):
             nonlinear.append((key, index, float(x12[i]), float(expected[i])))
         else:
             gaps.append(gap / scale if scale > 0 else 0.0)
-    return _Linearity(ignores, nonlinear, max(gaps) if gaps else None)
+    found = []
+    if ignores:
+        found.append(f"`vjp` ignores the upstream gradient in {', '.join(ignores)}: it returns "
+                     "the same values for two different dout (a backward multiplies by dout, "
+                     "e.g. dZ = dA * g'(Z), not g'(Z)).")
+    if nonlinear:
+        key, index, got, expected = nonlinear[0]
+        found.append(f"`vjp` is not linear in dout, as J^T dout is, in "
+                     f"{', '.join(k for k, *_ in nonlinear)}: e.g. at {key}{index}, "
+                     f"vjp({_combination('d1', 'd2')}) = {got:.4g} but "
+                     f"{_combination('vjp(d1)', 'vjp(d2)')} = {expected:.4g} (no powers, "
+                     "abs or clipping of dout, and no state kept between calls).")
+    wrong = {*ignores, *(key for key, *_ in nonlinear)}
+    if found or not gaps:
+        return _Result("linearity in dout", "fail" if found else "pass", " ".join(found)), wrong
+    worst = max(gaps)
+    within = "exactly" if worst == 0 else f"to {worst:.0e} relative (round-off)"
+    enough = "" if given else "; with vjp linear, one random dout suffices to check it"
+    return _Result("linearity in dout", "pass", (
+        f"linearity in dout: vjp({_combination('d1', 'd2')}) = "
+        f"{_combination('vjp(d1)', 'vjp(d2)')} at a second random dout d2, "
+        f"{within}{enough}.")), wrong
 
 
 def _combination(x, y):
     """'a x + b y' with the coefficients of the linearity check, e.g. '0.75 d1 - 1.5 d2'."""
     a, b = LINEARITY_COEFFICIENTS
     return f"{a:g} {x} {'-' if b < 0 else '+'} {abs(b):g} {y}"
-
-
-def _merge(report, extra, ones, linear):
-    """Fold the check at the random dout into `report`, the check at the caller's dout
-    (`ones`: that dout is all ones; `linear`: vjp was found linear in dout)."""
-    report.evaluations += extra.evaluations
-    if report.verdict == "inconclusive" and extra.verdict == "pass" and linear:
-        # A linear vjp right at a random dout is right at every dout (see check_vjp's Notes),
-        # the caller's too, where the derivatives may be unresolvable (<softmax(Z), ones> is
-        # constant).
-        report.reason = (f"vjp is right at a seeded random dout and linear in dout, so right at "
-                         f"every dout. At the caller's dout alone (the rows below): "
-                         f"{report.reason}")
-        report.verdict = "pass"
-        return
-    if VERDICT_ORDER.index(extra.verdict) <= VERDICT_ORDER.index(report.verdict):
-        return
-    if report.verdict == "pass" and extra.verdict == "fail":
-        report.reason = (f"Right at the caller's dout but wrong at a seeded random dout, so "
-                         f"right for that dout only{' (written for dout = ones?)' if ones else ''}"
-                         f": {extra.reason}")
-    elif report.verdict == "pass":
-        report.reason = f"Right at the caller's dout; at a seeded random dout: {extra.reason}"
-    else:
-        report.reason = (f"At a seeded random dout: {extra.reason} At the caller's dout: "
-                         f"{report.reason}")
-    report.verdict = extra.verdict
-    for key in extra.suspects:  # the random check's rows show what is wrong
-        report.rows[key] = extra.rows[key]
-        report.per_parameter[key] = extra.per_parameter[key]
-    report.suspects = [key for key in report.rows if key in report.suspects
-                       or key in extra.suspects]
-
-
-def _fail(report, layout, linearity):
-    """Make `report` a "fail" for the keys whose vjp ignores dout or is not linear in it."""
-    keys = {*linearity.ignores, *(key for key, *_ in linearity.nonlinear)}
-    for key in keys:
-        report.rows[key] = dataclasses.replace(report.rows[key], verdict="wrong")
-    report.suspects = [key for key in layout.keys if key in keys or key in report.suspects]
-    numerical = [] if report.verdict == "pass" else [f"The numerical check: {report.reason}"]
-    report.reason = " ".join(linearity.sentences() + numerical)
-    report.verdict = "fail"

@@ -1,7 +1,12 @@
 """Tests of check_gradients through its public API: verdicts, patterns, kinks, randomness, inputs,
 batching, the report."""
 
+import json
+import os
+import pathlib
 import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -656,14 +661,6 @@ def underflow_case():
     return cost, {"w": w, "v": v}, {"dw": -(1 - gc_utils.sigmoid(w)), "dv": np.cos(v)}
 
 
-@needs_extended_precision
-def test_complex_step_that_underflows_passes_in_extended_precision():
-    cost, parameters, gradients = underflow_case()
-    report = check(cost, parameters, gradients, method="complex")
-    assert report.passed, str(report)
-    assert "estimated in extended precision" in report.reason
-
-
 def test_complex_step_that_underflows_is_never_fail():
     cost, parameters, gradients = underflow_case()
     report = check(cost, parameters, gradients, method="complex")
@@ -761,31 +758,6 @@ def test_check_that_central_differences_cannot_settle_is_settled_by_the_complex_
         assert check(cost, parameters, buggy, method=method).verdict != "pass"
 
 
-@needs_extended_precision
-@pytest.mark.parametrize("method", ["central", "directional"])  # complex: see above
-def test_check_that_float64_cannot_settle_is_rerun_in_extended_precision(method):
-    real_cost, parameters, gradients = saturated_logistic_case()
-
-    def cost(p):  # a cost that refuses complex parameters: no complex step to settle it
-        if np.iscomplexobj(p["w"]):
-            raise TypeError("real parameters only")
-        return real_cost(p)
-
-    w, b = parameters["w"], parameters["b"]
-    report = check(cost, {"w": w, "b": b}, gradients, method=method)
-    assert report.passed, str(report)
-    assert "extended precision" in report.reason
-    # Only a pass comes from the re-run: a bug never passes (a "fail" is float64's own).
-    for factor in (1.001, 2.0):
-        buggy = {**gradients, "dw": factor * gradients["dw"]}
-        report = check(cost, {"w": w, "b": b}, buggy, method=method)
-        assert report.verdict != "pass", str(report)
-        assert report.suspects in ([], ["dw"]) and "extended" not in report.reason
-    # A given epsilon is checked as given, in float64.
-    report = check(cost, {"w": w, "b": b}, gradients, method=method, epsilon=1e-6)
-    assert report.verdict != "fail" and "extended" not in report.reason
-
-
 def saturated_logistic_case():
     """-log(1 - sigmoid(z)) for z up to 18.5: float64 rounds 1 - sigmoid(z) enough to make the
     numerical derivatives inconclusive; np.longdouble settles them."""
@@ -801,31 +773,42 @@ def saturated_logistic_case():
     return cost, {"w": w, "b": b}, gradients
 
 
-@needs_extended_precision
-@pytest.mark.parametrize("extended", ["raises", "drops to complex128"])
-@pytest.mark.parametrize("z", [-720.0, 33.0])
-def test_complex_cost_without_clongdouble_keeps_the_float64_verdict(extended, z):
-    # A subnormal sigmoid(-720) (the complex step underflows) or a rounded 1 - sigmoid(33)
-    # (the cost loses precision), with a cost that cannot compute in np.clongdouble: neither
-    # the re-check nor the re-run in extended precision may raise, or pass on numbers it
-    # could not compute.
-    w = np.array([z, 0.3])
-    v = np.array([0.1, 0.2])
-    label = 1.0 if z < 0 else 0.0
+PLATFORM_CASES = ("underflow_case", "saturated_logistic_case", "course_case")
 
-    def cost(p):
-        if p["w"].dtype == np.clongdouble:
-            if extended == "raises":
-                raise TypeError("no clongdouble here")
-            p = {name: value.astype(complex) for name, value in p.items()}
-        A = gc_utils.sigmoid(p["w"])
-        return (-np.sum(np.log(A) if label else np.log(1 - A), axis=-1)
-                + np.sum(np.sin(p["v"]), axis=-1))
 
-    gradients = {"dw": gc_utils.sigmoid(w) - label, "dv": np.cos(v)}
-    for dw in (gradients["dw"], np.zeros(2)):
-        report = check(cost, {"w": w, "v": v}, {**gradients, "dw": dw}, method="complex")
-        assert report.verdict == "inconclusive", str(report)
+def platform_reports():
+    """The reports of the cases a re-run in np.longdouble used to settle on x86 (and the
+    course's), every method, as text."""
+    reports = []
+    for case in PLATFORM_CASES:
+        cost, parameters, gradients = globals()[case]()
+        for method in METHODS:
+            reports.append(str(check_gradients(cost, parameters, gradients, method=method)))
+            reports.append(str(check_gradients(cost, parameters, planted_bugs(gradients)
+                                               if case == "course_case" else
+                                               {k: 2 * g for k, g in gradients.items()},
+                                               method=method)))
+    return reports
+
+
+def test_reports_do_not_depend_on_np_longdouble():
+    # The checker computes in float64 alone, so a platform whose np.longdouble is float64
+    # (Windows, Apple silicon; simulated by GRADCHECK_FLOAT64_LONGDOUBLE=1 before the import)
+    # gives the same reports, word for word, as any other.
+    script = ("import json, os, sys; sys.path.insert(0, os.getcwd()); import tests; "
+              "from tests.test_check_gradients import platform_reports; "
+              "import numpy as np; print(json.dumps([bool(np.finfo(np.longdouble).eps == "
+              "np.finfo(float).eps), platform_reports()]))")
+    root = pathlib.Path(__file__).resolve().parent.parent
+    reports = {}
+    for flag in ("0", "1"):
+        run = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True,
+                             text=True, env={**os.environ, "GRADCHECK_FLOAT64_LONGDOUBLE": flag})
+        assert run.returncode == 0, run.stderr
+        simulated, reports[flag] = json.loads(run.stdout)
+        assert simulated or flag == "0"
+    assert reports["0"] == reports["1"]
+    assert reports["0"] == platform_reports()
 
 
 def test_complex_method_refuses_a_cost_that_rejects_complex_input():
@@ -877,6 +860,21 @@ def test_directional_lists_each_wrong_entry_once_worst_first():
     assert "dW1 has 3 wrong entries" in report.reason
     table_line = next(line for line in str(report).splitlines() if line.startswith("dW1"))
     assert "(2, 3)" in table_line
+
+
+def test_directional_does_not_try_to_batch_unless_asked():
+    # Its few dozen calls gain little from batching, and a cost that cannot batch can take
+    # longer to refuse a batch (np.dot of stacked points) than all of them.
+    calls = []
+    X, Y, parameters = testCases.gradient_check_n_test_case()
+
+    def cost(p):
+        calls.append(np.shape(p["W1"]))
+        return networks.cost(X, Y)(p)
+
+    report = check(cost, parameters, networks.backward(X, Y, parameters), method="directional")
+    assert report.passed and not report.batched
+    assert all(len(shape) == 2 for shape in calls) and len(calls) == report.evaluations
 
 
 def test_batching_detected_for_batch_capable_cost():
@@ -981,8 +979,9 @@ def test_batched_cost_that_overwrites_its_arguments_still_passes():
             array[...] = np.nan
         return value
 
-    for method in METHODS:
-        report = check(destructive, parameters, gradients, method=method)
+    for method in METHODS:  # "directional" batches only when asked to
+        report = check(destructive, parameters, gradients, method=method,
+                       batched=True if method == "directional" else None)
         assert report.batched and report.passed, str(report)
     report = check(destructive, parameters, planted_bugs(gradients))
     assert report.suspects == ["db1", "dW2"]
@@ -1178,3 +1177,20 @@ def test_gradient_for_a_parameter_the_cost_ignores_fails():
                    {"w": w, "v": v}, {"dw": np.cos(w), "dv": np.ones(2)})
     assert report.suspects == ["dv"]
     assert "dv has 2 of 2 entries wrong" in report.reason
+
+
+# --- the report's step ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["central", "directional"])
+def test_report_shows_the_wider_step_taken_for_a_noisy_cost(method):
+    # A cost computed in float32 is far noisier than float64 round-off: the checker widens
+    # its step by (noise / floor)^(1/3), and the report must say the step it used.
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=5)
+
+    def cost(p):
+        return np.sum(np.sin(p["w"].astype(np.float32)), axis=-1).astype(np.float64)
+
+    report = check(cost, {"w": w}, {"dw": np.cos(w)}, method=method)
+    assert report.epsilon > 100 * CENTRAL_STEP, str(report)
+    assert f"step: {report.epsilon:.1e} ×" in str(report)

@@ -5,7 +5,10 @@ import numpy as np
 import pytest
 
 from gradcheck import estimate, judge
-from gradcheck.tolerances import EPS, ROUNDOFF_ULPS
+from gradcheck.methods import CENTRAL, COMPLEX, entry_steps
+from gradcheck.tolerances import CENTRAL_STEP, EPS, ROUNDOFF_ULPS
+
+STENCIL = np.array([1.0, -1.0, 2.0, -2.0])  # central differences at h, then at 2h
 
 # (function, point, derivative) pairs, smooth at the point.
 SMOOTH = [
@@ -19,16 +22,21 @@ SMOOTH = [
 def rounding(J0):
     """The noise of a float64 cost with nothing but its own rounding."""
     floor = ROUNDOFF_ULPS * EPS * abs(J0)
-    return estimate.Noise(floor, 0.0, floor, EPS)
+    return estimate.Noise(floor, floor)
 
 
 def stencil(f, x0, h):
-    """Costs (4, 1) at x0 + STENCIL * h, as `estimate.central` takes them."""
-    return np.array([[f(x0 + s * h)] for s in estimate.STENCIL])
+    """Costs (4, 1) at x0 + STENCIL * h."""
+    return np.array([[f(x0 + s * h)] for s in STENCIL])
+
+
+def central(J0, J, h, noise):
+    """`estimate.differences` of central differences from the costs J (4, k) at STENCIL."""
+    return estimate.differences(CENTRAL, J0, J[:2], J[2:], h, noise)
 
 
 def central_at(f, x0, h):
-    return estimate.central(f(x0), stencil(f, x0, h), np.array([h]), rounding(f(x0)))
+    return central(f(x0), stencil(f, x0, h), np.array([h]), rounding(f(x0)))
 
 
 # --- central differences -------------------------------------------------------------------
@@ -38,7 +46,7 @@ def central_at(f, x0, h):
 def test_central_uncertainty_covers_the_error_on_smooth_functions(f, x0, derivative, h):
     est = central_at(f, x0, h)
     assert abs(est.D[0] - derivative) <= est.unc[0]
-    assert not est.kink[0] and not est.flat[0]
+    assert not est.kink[0]
     assert est.lo[0] <= derivative <= est.hi[0]
 
 
@@ -51,8 +59,8 @@ def test_central_truncation_falls_as_the_square_of_the_step(f, x0, derivative):
 
 def test_central_estimates_many_items_at_once():
     x0, h = np.array([0.3, -1.0, 2.0]), np.array([1e-3, 2e-3, 1e-4])
-    J = np.sin(x0 + estimate.STENCIL[:, None] * h)  # (4, 3): item j moves only x0[j]
-    est = estimate.central(0.0, J, h, rounding(1.0))
+    J = np.sin(x0 + STENCIL[:, None] * h)  # (4, 3): item j moves only x0[j]
+    est = central(0.0, J, h, rounding(1.0))
     assert est.D.shape == est.unc.shape == (3,)
     np.testing.assert_allclose(est.D, np.cos(x0), rtol=1e-5)
 
@@ -72,14 +80,14 @@ def test_central_sees_a_kink_and_its_one_sided_slopes(f, left, right, subgradien
     assert est.unc[0] >= 0.5 * abs(right - left)  # a kink is never a precise estimate
 
 
-def test_central_of_a_constant_cost_is_flat_and_exact():
-    est = estimate.central(2.0, np.full((4, 1), 2.0), np.array([1e-5]), rounding(2.0))
-    assert est.flat[0] and est.D[0] == 0.0 and not est.kink[0]
+def test_central_of_a_constant_cost_is_exact():
+    est = central(2.0, np.full((4, 1), 2.0), np.array([1e-5]), rounding(2.0))
+    assert est.D[0] == 0.0 and not est.kink[0]
 
 
 def test_central_noise_term_is_the_noise_over_the_step():
-    noise = estimate.Noise(1e-10, 1e-10, 4 * EPS, EPS)
-    est = estimate.central(np.sin(0.3), stencil(np.sin, 0.3, 1e-3), np.array([1e-3]), noise)
+    noise = estimate.Noise(1e-10, 4 * EPS)
+    est = central(np.sin(0.3), stencil(np.sin, 0.3, 1e-3), np.array([1e-3]), noise)
     assert est.floor[0] == pytest.approx(1e-10 / 1e-3)
     assert est.unc[0] >= est.floor[0]
 
@@ -90,7 +98,7 @@ def test_central_noise_term_is_the_noise_over_the_step():
 def test_richardson_is_fourth_order_and_its_uncertainty_covers_its_error(f, x0, derivative):
     h = 1e-2
     at_h, at_2h = central_at(f, x0, h), central_at(f, x0, 2 * h)
-    R = estimate.richardson(at_h, at_2h)
+    R = estimate.richardson(at_h, at_2h, CENTRAL.order)
     assert abs(R.D[0] - derivative) <= R.unc[0]
     assert abs(R.D[0] - derivative) < abs(at_h.D[0] - derivative) / 100 + 1e-12
     assert R.unc[0] < at_h.unc[0]
@@ -98,12 +106,12 @@ def test_richardson_is_fourth_order_and_its_uncertainty_covers_its_error(f, x0, 
 
 def test_richardson_is_exact_for_a_cubic():
     at_h, at_2h = central_at(lambda x: x**3, 1.0, 1e-2), central_at(lambda x: x**3, 1.0, 2e-2)
-    assert estimate.richardson(at_h, at_2h).D[0] == pytest.approx(3.0, abs=1e-11)
+    assert estimate.richardson(at_h, at_2h, CENTRAL.order).D[0] == pytest.approx(3.0, abs=1e-11)
 
 
 def test_richardson_keeps_a_kink():
     at_h, at_2h = central_at(np.abs, 0.0, 1e-3), central_at(np.abs, 0.0, 2e-3)
-    assert estimate.richardson(at_h, at_2h).kink[0]
+    assert estimate.richardson(at_h, at_2h, CENTRAL.order).kink[0]
 
 
 # --- steps and the complex step ------------------------------------------------------------
@@ -111,19 +119,19 @@ def test_richardson_keeps_a_kink():
 def test_central_steps_are_exact_in_float64():
     theta = np.array([0.1, -3.7, 12345.678, 0.0, 1e-300])
     for epsilon in (None, 1e-7):
-        h = estimate.central_steps(theta, epsilon)
+        h = entry_steps(theta, CENTRAL, epsilon)
         np.testing.assert_array_equal((theta + h) - theta, h)
         assert np.all(h > 0)
-    h = estimate.central_steps(theta, None)
-    assert h[2] == pytest.approx(estimate.CENTRAL_STEP * 12345.678, rel=1e-6)
-    assert h[0] == pytest.approx(estimate.CENTRAL_STEP, rel=1e-6)
+    h = entry_steps(theta, CENTRAL, None)
+    assert h[2] == pytest.approx(CENTRAL_STEP * 12345.678, rel=1e-6)
+    assert h[0] == pytest.approx(CENTRAL_STEP, rel=1e-6)
 
 
 def test_complex_step_is_the_imaginary_part_over_the_step():
     h = np.full(3, 1e-20)
     x = np.array([0.3, -1.0, 2.0])
-    np.testing.assert_allclose(estimate.complex_step(np.sin(x + 1j * h), h), np.cos(x),
-                               rtol=1e-15)
+    D = estimate.combine(COMPLEX, np.sin(x), np.sin(x + 1j * h)[None], h)
+    np.testing.assert_allclose(D, np.cos(x), rtol=1e-15)
 
 
 # --- ECnoise -------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ def test_checked_flattens_copies_in_parameter_order():
 def test_checked_keeps_the_arguments_of_the_check():
     problem = checked({"w": np.ones(2)}, {"dw": np.ones(2)}, method="complex", epsilon=1e-6,
                       threshold=1e-5, seed=3, batched=False)
-    assert (problem.method, problem.epsilon, problem.threshold, problem.seed, problem.batched) \
+    assert (problem.name, problem.epsilon, problem.threshold, problem.seed, problem.batched) \
         == ("complex", 1e-6, 1e-5, 3, False)
     assert checked({"w": np.ones(2)}, {"dw": np.ones(2)}).epsilon is None
 
