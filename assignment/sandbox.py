@@ -225,10 +225,9 @@ class Worker:
             pass
         try:
             self.process.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            pass
-        _kill_group(self.process.pid)
-        self.process.wait()
+        except subprocess.TimeoutExpired:  # still running: its process group cannot have been reused yet
+            _kill_group(self.process.pid)
+            self.process.wait()
         for stream in (self.process.stdout, self.process.stderr):
             stream.close()
         left = self._survivors()
