@@ -226,7 +226,7 @@ MODELS = {
 
 
 def forward_propagation_test(target, cases=None):
-    """Check ``target(x, theta)`` returns J = theta * x on the public cases (or `cases`)."""
+    """Check ``target(x, theta)`` returns J(theta) = theta * x on the public cases (or `cases`)."""
     _assert_passes("forward_propagation", target, cases, {})
 
 
@@ -457,8 +457,14 @@ def _error_message(exercise, call, error):
     if kind == "BindingError":
         return message
     if kind == "ValueError" and "setting an array element with a sequence" in message:
-        return (f"{call} raised ValueError: {message.rstrip('.')}. forward_propagation_n returns a pair "
-                "(cost, cache): store only the cost, J_plus[i], _ = forward_propagation_n(...)")
+        # NumPy names the extra dimension only when a (cost, cache) pair goes into a row of J_plus.
+        if "maximum number of dimension" in message or "inhomogeneous" in message:
+            return (f"{call} raised ValueError: {message.rstrip('.')}. forward_propagation_n returns a pair "
+                    "(cost, cache): store only the cost, J_plus[i], _ = forward_propagation_n(...)")
+        return (f"{call} raised ValueError: {message.rstrip('.')}. A sequence went into one entry of an "
+                "array: check the shapes on both sides of each J_plus[i], J_minus[i] and gradapprox[i] "
+                "assignment (forward_propagation_n returns a pair (cost, cache), and an entry of an "
+                "(n, 1) array such as J_plus[i] is itself an array of shape (1,))")
     if kind == "TypeError" and "NoneType" in message:
         return NOT_IMPLEMENTED.format(name=exercise, how=f"{call} raised TypeError: {message} (a placeholder "
                                       "None is still in your code)", what=RETURNS[exercise])

@@ -239,8 +239,8 @@ def main(argv=None):
 def drifted(shipped, computed):
     """Where `shipped` cases differ from `computed` ones beyond round-off: a list of descriptions."""
     found = []
-    for exercise in EXERCISES:
-        old, new = shipped.get(exercise, []), computed[exercise]
+    for exercise in [name for name in EXERCISES if name in shipped or name in computed]:
+        old, new = shipped.get(exercise, []), computed.get(exercise, [])
         if len(old) != len(new):
             found.append(f"{exercise}: {len(old)} cases shipped, {len(new)} computed")
             continue
