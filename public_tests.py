@@ -350,6 +350,12 @@ def judge(exercise, cases, outcomes):
     """
     if len(cases) != len(outcomes):
         raise ValueError(f"`outcomes` must hold one outcome per case: {len(outcomes)} for {len(cases)} cases")
+    for index, outcome in enumerate(outcomes):
+        if not (isinstance(outcome, dict) and isinstance(outcome.get("value"), dict)
+                and isinstance(outcome["value"].get("type"), str) and isinstance(outcome.get("printed"), str)
+                and isinstance(outcome.get("error") or {}, dict)):
+            raise ValueError(f"`outcomes[{index}]` must be an outcome of run_case (a dict with value, "
+                             f"printed, error and args_after), got {str(outcome)[:80]!r}")
     for case, outcome in zip(cases, outcomes, strict=True):
         problem = _structural_problem(exercise, case, outcome)
         if problem:
@@ -566,7 +572,10 @@ def _judge_gradients(cases, outcomes):
             got = value["items"].get("d" + name)
             if got is None:
                 return f"the gradients have no {'d' + name!r}"
-            got = decode(got)
+            try:
+                got = decode(got)
+            except (KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"`outcomes`: d{name} is not an encoded value ({error})") from error
             if np.shape(got) != np.shape(array):
                 return f"d{name} has shape {np.shape(got)}, expected {np.shape(array)}"
             grad.append(np.reshape(np.asarray(got, dtype=float), (-1, 1)))

@@ -211,6 +211,39 @@ def gradient_check_n(parameters, gradients, X, Y, epsilon=1e-7, print_msg=False)
 # known mistake (public_tests.MESSAGES) and no other; "fallback": it names none and says that no
 # single known mistake explains the results; anything else: a regex, and no mistake is named.
 # The message always also shows the expected and the obtained difference, or what was returned.
+# The same edits of equation (2) in both exercises.
+EQUATION_2_MISTAKES = [
+    (
+        "no denominator",
+        [("difference = numerator / denominator", "difference = numerator")],
+        "named:no_denominator",
+    ),
+    (
+        "denominator ||grad + gradapprox||",
+        [("np.linalg.norm(grad) + np.linalg.norm(gradapprox)", "np.linalg.norm(grad + gradapprox)")],
+        "named:denominator_of_sum",
+    ),
+    (
+        "difference of norms",
+        [("np.linalg.norm(grad - gradapprox)", "np.linalg.norm(grad) - np.linalg.norm(gradapprox)")],
+        "named:difference_of_norms",
+    ),
+    (
+        "inverted ratio",
+        [("difference = numerator / denominator", "difference = denominator / numerator")],
+        "named:inverted_ratio",
+    ),
+    (
+        "precedence",
+        [
+            (
+                "difference = numerator / denominator",
+                "difference = numerator / np.linalg.norm(grad) + np.linalg.norm(gradapprox)",
+            )
+        ],
+        "named:precedence",
+    ),
+]
 MISTAKES_1D = [
     (
         "one-sided difference",
@@ -285,16 +318,6 @@ MISTAKES_1D = [
         "named:inline_backward",
     ),
     (
-        "no denominator",
-        [("difference = numerator / denominator", "difference = numerator")],
-        "named:no_denominator",
-    ),
-    (
-        "denominator ||grad + gradapprox||",
-        [("np.linalg.norm(grad) + np.linalg.norm(gradapprox)", "np.linalg.norm(grad + gradapprox)")],
-        "named:denominator_of_sum",
-    ),
-    (
         "squared norms",
         [
             ("norm(grad - gradapprox)", "norm(grad - gradapprox) ** 2"),
@@ -304,26 +327,6 @@ MISTAKES_1D = [
             ),
         ],
         "named:squared_norms",
-    ),
-    (
-        "difference of norms",
-        [("np.linalg.norm(grad - gradapprox)", "np.linalg.norm(grad) - np.linalg.norm(gradapprox)")],
-        "named:difference_of_norms",
-    ),
-    (
-        "inverted ratio",
-        [("difference = numerator / denominator", "difference = denominator / numerator")],
-        "named:inverted_ratio",
-    ),
-    (
-        "precedence",
-        [
-            (
-                "difference = numerator / denominator",
-                "difference = numerator / np.linalg.norm(grad) + np.linalg.norm(gradapprox)",
-            )
-        ],
-        "named:precedence",
     ),
     (
         "hard-coded 1e-7",
@@ -384,6 +387,7 @@ MISTAKES_1D = [
         ],
         r"gradient_check is not implemented yet: it returned None",
     ),
+    *EQUATION_2_MISTAKES,
 ]
 
 MISTAKES_ND = [
@@ -559,16 +563,6 @@ MISTAKES_ND = [
         "named:returns_in_loop",
     ),
     (
-        "no denominator",
-        [("difference = numerator / denominator", "difference = numerator")],
-        "named:no_denominator",
-    ),
-    (
-        "denominator ||grad + gradapprox||",
-        [("np.linalg.norm(grad) + np.linalg.norm(gradapprox)", "np.linalg.norm(grad + gradapprox)")],
-        "named:denominator_of_sum",
-    ),
-    (
         "squared norms",
         [
             ("norm(grad - gradapprox)", "norm(grad - gradapprox) ** 2"),
@@ -589,26 +583,6 @@ MISTAKES_ND = [
             ),
         ],
         "named:l1_norms",
-    ),
-    (
-        "difference of norms",
-        [("np.linalg.norm(grad - gradapprox)", "np.linalg.norm(grad) - np.linalg.norm(gradapprox)")],
-        "named:difference_of_norms",
-    ),
-    (
-        "inverted ratio",
-        [("difference = numerator / denominator", "difference = denominator / numerator")],
-        "named:inverted_ratio",
-    ),
-    (
-        "precedence",
-        [
-            (
-                "difference = numerator / denominator",
-                "difference = numerator / np.linalg.norm(grad) + np.linalg.norm(gradapprox)",
-            )
-        ],
-        "named:precedence",
     ),
     (
         "hard-coded 1e-7",
@@ -657,7 +631,13 @@ MISTAKES_ND = [
         ],
         r"gradient_check_n is not implemented yet: .*TypeError",
     ),
+    *EQUATION_2_MISTAKES,
 ]
+
+
+def edits_of(table, mistake):
+    """The edits of `mistake` in `table` (MISTAKES_1D or MISTAKES_ND)."""
+    return next(edits for name, edits, _ in table if name == mistake)
 
 
 def learner_function(template, edits, namespace):
@@ -934,7 +914,7 @@ def test_every_known_mistake_is_told_apart_on_the_public_cases():
 def test_outcomes_are_plain_data_and_the_case_is_not_modified(notebook):
     case = public_tests.load_cases("gradient_check_n")[0]
     before = copy.deepcopy(case)
-    wrong = learner_function(GRADIENT_CHECK_N, MISTAKES_ND[-2][1], notebook)  # modifies its input
+    wrong = learner_function(GRADIENT_CHECK_N, edits_of(MISTAKES_ND, "modifies its input"), notebook)
     outcome = public_tests.run_case(wrong, case, {"forward_propagation_n": notebook["forward_propagation_n"]})
     assert json.loads(json.dumps(outcome)) == outcome
     assert cases.drifted({"gradient_check_n": [before]}, {"gradient_check_n": [case]}) == []
@@ -945,7 +925,7 @@ def test_outcomes_are_plain_data_and_the_case_is_not_modified(notebook):
 
 def test_judge_is_a_function_of_its_arguments(notebook):
     """The same (cases, outcomes) give the same diagnosis, after a round trip through JSON."""
-    wrong = learner_function(GRADIENT_CHECK, MISTAKES_1D[0][1], notebook)
+    wrong = learner_function(GRADIENT_CHECK, edits_of(MISTAKES_1D, "one-sided difference"), notebook)
     public = public_tests.load_cases("gradient_check")
     outcomes = [public_tests.run_case(wrong, case) for case in public]
     shipped = public_tests.from_json(json.loads(json.dumps(public_tests.to_json(public))))
@@ -975,3 +955,11 @@ def test_draw_cases_rejects_bad_arguments(notebook):
         cases.draw_cases("gradient_check", 0, None, None)
     with pytest.raises(ValueError, match=r"`exercise` must be one of .*got 'nope'"):
         public_tests.load_cases("nope")
+
+
+def test_judge_rejects_what_run_case_cannot_have_made():
+    public = public_tests.load_cases("gradient_check")[:1]
+    with pytest.raises(ValueError, match=r"`outcomes` must hold one outcome per case: 0 for 1 cases"):
+        public_tests.judge("gradient_check", public, [])
+    with pytest.raises(ValueError, match=r"`outcomes\[0\]` must be an outcome of run_case .*got '0.5'"):
+        public_tests.judge("gradient_check", public, [0.5])
