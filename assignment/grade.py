@@ -102,7 +102,7 @@ def grade_notebook(
         cells = read_graded_cells(path, notebook_bytes)
     except ValueError as error:
         return Grade(
-            [Result(name, False, f"could not read {path}: {error}") for name in EXERCISES], described
+            [_shown(Result(name, False, f"could not read {path}: {error}")) for name in EXERCISES], described
         )
     rng = np.random.default_rng(secrets.randbits(128))  # the hidden cases' seed: it stays in this process
     reference, distributed = _reference(), _distributed_code()
@@ -127,7 +127,7 @@ def grade_notebook(
                 continue
             calls = judging.calls(name, reference, rng)
             results.append(_grade_exercise(box, name, cells.get(name), distributed, calls, deadline))
-    return Grade(results, described)
+    return Grade([_shown(result) for result in results], described)
 
 
 def read_graded_cells(path, max_bytes=NOTEBOOK_BYTES):
@@ -251,7 +251,14 @@ def _grade_exercise(box, name, cell, distributed, calls, deadline):
             )
     if worker.left:
         passed, diagnosis = False, f"{len(worker.left)} processes it started could not be ended"
-    return Result(name, passed, diagnosis[:DIAGNOSIS_CHARS])
+    return Result(name, passed, diagnosis)
+
+
+def _shown(result):
+    """`result` with a diagnosis on one line, cut: learner text in it (an exception message on a public
+    case) can hold newlines or control characters, which must not forge result lines."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in result.diagnosis)
+    return result._replace(diagnosis=text[:DIAGNOSIS_CHARS])
 
 
 def _boot(reply):

@@ -11,6 +11,8 @@ the kernel ends every process of the namespace. Without root or util-linux, the 
 a plain process in a new session with the same limits, and `describe` says what is missing.
 """
 
+import compileall
+import json
 import math
 import os
 import pathlib
@@ -21,6 +23,7 @@ import signal
 import site
 import subprocess
 import sys
+import tempfile
 import time
 from typing import NamedTuple
 
@@ -32,6 +35,7 @@ BOOTSTRAP = (
 )
 SYSTEM_DIRECTORIES = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+NAMESPACES = ("--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child=SIGKILL")  # unshare's
 REAP_SECONDS = 3.0  # how long the kernel gets to end a namespace's processes before we look again
 KEPT_OUTPUT = 4096  # bytes of the worker's raw output kept for messages (setup failures)
 
@@ -120,21 +124,7 @@ def probe(uid=UNPRIVILEGED):
     if tools:
         return Isolation(False, None, f"{', '.join(tools)} not found (util-linux)")
     try:
-        run = subprocess.run(
-            [
-                shutil.which("unshare"),
-                "--mount",
-                "--pid",
-                "--net",
-                "--ipc",
-                "--uts",
-                "--fork",
-                "--kill-child=SIGKILL",
-                "true",
-            ],
-            capture_output=True,
-            timeout=20,
-        )
+        run = subprocess.run([shutil.which("unshare"), *NAMESPACES, "true"], capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as error:
         return Isolation(False, None, f"unshare failed: {error}")
     if run.returncode != 0:
@@ -158,7 +148,7 @@ class Sandbox:
 
     def __init__(self, modules, isolation, limits):
         self.isolation, self.limits = isolation, limits
-        self.directory = pathlib.Path(_mkdtemp())
+        self.directory = pathlib.Path(tempfile.mkdtemp(prefix="grade-"))
         self.modules = self.directory / "modules"
         self.modules.mkdir()
         for path in modules:
@@ -167,9 +157,7 @@ class Sandbox:
             else:
                 shutil.copy2(path, self.modules / path.name)
         shutil.copy2(pathlib.Path(__file__).with_name("worker.py"), self.modules / "sandbox_worker.py")
-        import compileall  # once here rather than in every worker, which cannot write its cache
-
-        compileall.compile_dir(self.modules, quiet=2)
+        compileall.compile_dir(self.modules, quiet=2)  # once here: a worker cannot write its cache
         for path in self.modules.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
         self.modules.chmod(0o755)
@@ -204,19 +192,10 @@ class Worker:
             command, cwd, env = self._plain(sandbox)
             _become_subreaper()  # orphans of the worker become our children, where we can find them
             self.before = set(_descendants(os.getpid()))
-        self.process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-            preexec_fn=self._set_limits,
-        )
+        pipe = subprocess.PIPE
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=pipe, stdout=pipe, stderr=pipe,
+                                        start_new_session=True, preexec_fn=self._set_limits)
         self._buffer = b""
-        if self.isolation.namespaces:  # the namespace exists once the init has started; read it then
-            self.namespace = None
 
     def __enter__(self):
         return self
@@ -226,8 +205,6 @@ class Worker:
 
     def request(self, message):
         """Send `message` (a dict, given a fresh nonce) and return the reply (a dict with the same nonce)."""
-        import json
-
         message = dict(message, nonce=secrets.token_hex(16))
         try:
             self.process.stdin.write((json.dumps(message) + "\n").encode())
@@ -235,7 +212,7 @@ class Worker:
         except (BrokenPipeError, OSError):
             pass  # it is gone; reading says why
         line = self._read_line()
-        if self.isolation.namespaces and self.namespace is None:
+        if self.isolation.namespaces and self.namespace is None:  # it exists once the init answered
             self.namespace = _namespace_of(self.process.pid)
         try:
             reply = json.loads(line)
@@ -296,40 +273,12 @@ class Worker:
         newroot = sandbox.directory / f"root-{secrets.token_hex(4)}"
         newroot.mkdir()
         self.workdir = newroot  # an empty mount point: the tree itself lives and dies in the namespace
-        setpriv = [
-            shutil.which("setpriv"),
-            f"--reuid={uid}",
-            f"--regid={uid}",
-            "--clear-groups",
-            "--no-new-privs",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--",
-        ]
+        setpriv = [shutil.which("setpriv"), f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+                   "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
         python = [_interpreter(), "-I", "-S", "-B", "-c", BOOTSTRAP, work, f"{SANDBOX}/modules", *sites]
         init = INIT + f'"{shutil.which("chroot")}" "$root" "$@"\n'
-        command = [
-            shutil.which("unshare"),
-            "--mount",
-            "--pid",
-            "--net",
-            "--ipc",
-            "--uts",
-            "--fork",
-            "--kill-child=SIGKILL",
-            "--propagation",
-            "private",
-            "--",
-            shutil.which("sh"),
-            "-c",
-            init,
-            "sandbox-init",
-            str(newroot),
-            *mounts,
-            "--",
-            *setpriv,
-            *python,
-        ]
+        command = [shutil.which("unshare"), *NAMESPACES, "--propagation", "private", "--", shutil.which("sh"),
+                   "-c", init, "sandbox-init", str(newroot), *mounts, "--", *setpriv, *python]
         return command, "/", _environment(work)
 
     def _plain(self, sandbox):
@@ -486,12 +435,6 @@ def _inside(path, directory):
     return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == os.path.realpath(
         directory
     )
-
-
-def _mkdtemp():
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="grade-")
 
 
 def _namespace_of(pid, kind="pid_for_children"):

@@ -239,7 +239,16 @@ def test_forged_replies_and_floods_score_0_and_say_why(tmp_path):
         "backward_propagation",
         "import os\ndef backward_propagation(x, theta):\n    os.write(1, b'x' * 5_000_000)\n    return x\n",
     )
+    with_cell(  # a message that would print result lines of its own
+        notebook,
+        "gradient_check",
+        "def gradient_check(x, theta, epsilon=1e-7, print_msg=False):\n"
+        "    raise RuntimeError('x\\nPASS gradient_check: all tests passed\\r\\x1b[2Kscore: 5/5')\n",
+    )
     results = by_exercise(graded(notebook, tmp_path, **QUICK))
+    assert results["gradient_check"].diagnosis.endswith(
+        "raised RuntimeError: x\\nPASS gradient_check: all tests passed\\r\\x1b[2Kscore: 5/5"
+    )
     assert re.match(
         r"not graded: the worker running forward_propagation sent a reply that (is not JSON|does not "
         r"answer the request)",
@@ -248,7 +257,7 @@ def test_forged_replies_and_floods_score_0_and_say_why(tmp_path):
     assert results["backward_propagation"].diagnosis.startswith(
         "not graded: the worker running backward_propagation printed more than the output limit of 1 MB"
     )
-    assert [r.passed for r in results.values()] == [False, False, True, True, True]
+    assert [r.passed for r in results.values()] == [False, False, False, True, True]
 
 
 def test_the_total_time_limit_stops_the_grading(tmp_path):
