@@ -586,9 +586,10 @@ def _judge_gradients(cases, outcomes):
                           / (np.linalg.norm(projected) + np.linalg.norm(expected)))
         if not difference < THRESHOLD:
             return (f"{case['call']}: the gradients still disagree with the derivatives of the cost: "
-                    f"difference = {difference:.3g} (measured along {len(expected)} random directions of the "
-                    f"whole gradient; below {THRESHOLD:g} when backpropagation is right). Find which ones "
-                    "are wrong by checking each parameter's gradient on its own, one parameter at a time")
+                    f"difference = {difference:.3g} (the derivative of the cost along a random direction "
+                    f"that moves every parameter at once, against your gradients; below {THRESHOLD:g} when "
+                    "backpropagation is right). Find which ones are wrong by checking each parameter's "
+                    "gradient on its own, one parameter at a time")
     return None
 
 

@@ -15,8 +15,8 @@ API, for the grader (the cases are the dicts `public_tests.run_case` and `public
 
 Every expected value and every mistake's result in a case is computed here, by the reference
 loop; public_tests.py only compares. Exercise 5's expected gradients are stored only as their
-projections on a few random directions (`DIRECTIONS`), so the data never shows which gradients
-of the course network are wrong or by what factor.
+projection on one random direction per case (`DIRECTIONS`), so the data never shows which
+gradients of the course network are wrong or by what factor.
 """
 
 import ast
@@ -38,7 +38,13 @@ SOLVED = pathlib.Path(__file__).resolve().parent.parent / "Gradient_Checking.ipy
 DIAGNOSTIC_EPSILONS = (1e-2, 1e-3)
 REFERENCE_EPSILON = 1e-4  # truncation-dominated for the course network: accurate and CPU-independent
 RICHARDSON_STEP = 1e-3  # exercise 5: (4 D(h/2) - D(h)) / 3 is accurate to ~1e-11 on these networks
-DIRECTIONS = 3  # exercise 5: random directions the expected gradient is stored along
+# Exercise 5: the expected gradient is stored only along this many random directions per case. One:
+# with two public cases that is two equations, too few to tell which pair of gradients (the course
+# plants two bugs) is scaled, yet any wrong gradient changes the derivative along it.
+DIRECTIONS = 1
+# A direction nearly orthogonal to the gradient would leave too few digits to judge: its cosine with
+# the gradient must be at least this many times the typical 1 / sqrt(n) (redrawn otherwise).
+MIN_ALIGNMENT = 0.25
 EXERCISES = tuple(public_tests.RETURNS)
 # Mistakes that replace the cost or the gradient a 1-D learner uses, rather than the loop.
 _INLINE_1D = {"grad_at_theta_plus", "grad_at_theta_minus", "swapped_backward", "inline_forward",
@@ -328,6 +334,9 @@ def _backprop_case(forward, X, Y, parameters, rng, label):
     theta, _ = dictionary_to_vector(parameters)
     true = _richardson_gradient(cost_fn, parameters)
     directions = rng.standard_normal((DIRECTIONS, theta.shape[0]))
+    while np.min(np.abs(directions @ true) / np.linalg.norm(directions, axis=1, keepdims=True)
+                 / np.linalg.norm(true)) < MIN_ALIGNMENT / np.sqrt(theta.shape[0]):
+        directions = rng.standard_normal((DIRECTIONS, theta.shape[0]))
     return {"exercise": "backward_propagation_n_fixed",
             "call": f"backward_propagation_n_fixed(X, Y, cache) on {label}",
             "args": [X, Y, parameters], "bindings": {"forward_propagation_n": "notebook"},
