@@ -27,7 +27,7 @@ import numpy as np
 
 from assignment import judging, sandbox
 from assignment.make import ROOT, SOLVED, graded_name, make_learner_edition, support_files
-from assignment.worker import DecodeError, decode, encode, reachable
+from assignment.worker import PRINTED_CHARS, reachable
 
 EXERCISES = judging.EXERCISES
 TOTAL_TIMEOUT = 300.0  # s for the whole notebook; the solved one takes ~10 s on 2 cores
@@ -54,8 +54,14 @@ class Grade(NamedTuple):
         return sum(result.passed for result in self.results)
 
 
-def grade_notebook(path, total_timeout=TOTAL_TIMEOUT, namespaces=True, uid=sandbox.UNPRIVILEGED,
-                   notebook_bytes=NOTEBOOK_BYTES, **limits):
+def grade_notebook(
+    path,
+    total_timeout=TOTAL_TIMEOUT,
+    namespaces=True,
+    uid=sandbox.UNPRIVILEGED,
+    notebook_bytes=NOTEBOOK_BYTES,
+    **limits,
+):
     """Grade each exercise of the notebook at `path` in its own sandboxed worker.
 
     Parameters
@@ -81,8 +87,9 @@ def grade_notebook(path, total_timeout=TOTAL_TIMEOUT, namespaces=True, uid=sandb
     """
     unknown = sorted(set(limits) - set(sandbox.Limits._fields))
     if unknown:
-        raise TypeError(f"grade_notebook() got unknown options {unknown}; the limits are "
-                        f"{list(sandbox.Limits._fields)}")
+        raise TypeError(
+            f"grade_notebook() got unknown options {unknown}; the limits are {list(sandbox.Limits._fields)}"
+        )
     limits = sandbox.Limits(**limits)
     limits.check()
     for name, value in [("total_timeout", total_timeout), ("notebook_bytes", notebook_bytes)]:
@@ -94,20 +101,33 @@ def grade_notebook(path, total_timeout=TOTAL_TIMEOUT, namespaces=True, uid=sandb
     try:
         cells = read_graded_cells(path, notebook_bytes)
     except ValueError as error:
-        return Grade([Result(name, False, f"could not read {path}: {error}") for name in EXERCISES], described)
+        return Grade(
+            [_shown(Result(name, False, f"could not read {path}: {error}")) for name in EXERCISES], described
+        )
     rng = np.random.default_rng(secrets.randbits(128))  # the hidden cases' seed: it stays in this process
     reference, distributed = _reference(), _distributed_code()
     results = []
-    modules = [path for path in support_files(ROOT) if path.suffix == ".py" or (path / "__init__.py").is_file()]
+    modules = [
+        file
+        for path in support_files(ROOT)
+        if path.suffix == ".py" or (path / "__init__.py").is_file()
+        for file in (path, path.with_suffix(".json"))
+        if file.exists()
+    ]  # public_tests.json too
     with sandbox.Sandbox(modules, isolation, limits) as box:
         for name in EXERCISES:
             if time.monotonic() >= deadline:
-                results.append(Result(name, False, f"not graded: the grading ran past the total time limit of "
-                                                   f"{total_timeout:g} s"))
+                results.append(
+                    Result(
+                        name,
+                        False,
+                        f"not graded: the grading ran past the total time limit of {total_timeout:g} s",
+                    )
+                )
                 continue
             calls = judging.calls(name, reference, rng)
             results.append(_grade_exercise(box, name, cells.get(name), distributed, calls, deadline))
-    return Grade(results, described)
+    return Grade([_shown(result) for result in results], described)
 
 
 def read_graded_cells(path, max_bytes=NOTEBOOK_BYTES):
@@ -148,13 +168,21 @@ def main(argv=None):
     """Print the grade of the notebook named on the command line; exit 0 only at full marks."""
     parser = argparse.ArgumentParser(prog="python -m assignment.grade", description=__doc__.splitlines()[0])
     parser.add_argument("notebook")
-    parser.add_argument("--total-timeout", type=float, default=TOTAL_TIMEOUT,
-                        help=f"seconds for the whole notebook (default {TOTAL_TIMEOUT:g})")
+    parser.add_argument(
+        "--total-timeout",
+        type=float,
+        default=TOTAL_TIMEOUT,
+        help=f"seconds for the whole notebook (default {TOTAL_TIMEOUT:g})",
+    )
     defaults = sandbox.Limits()
     for name in sandbox.Limits._fields:
         kind = float if name.endswith("seconds") else int
-        parser.add_argument(f"--{name.replace('_', '-')}", type=kind, default=getattr(defaults, name),
-                            help=f"per exercise (default {getattr(defaults, name):g})")
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            type=kind,
+            default=getattr(defaults, name),
+            help=f"per exercise (default {getattr(defaults, name):g})",
+        )
     parser.add_argument("--no-namespaces", action="store_true", help="run the workers without namespaces")
     args = parser.parse_args(argv)
     limits = {name: getattr(args, name) for name in sandbox.Limits._fields}
@@ -169,32 +197,68 @@ def main(argv=None):
 def _grade_exercise(box, name, cell, distributed, calls, deadline):
     """The Result of exercise `name`: its graded cell and `calls` run in a fresh worker, judged here."""
     if cell is None:
-        return Result(name, False, f"{name} is not defined: the notebook has no cell starting `# GRADED "
-                                   f"FUNCTION: {name}` (only that cell is graded)")
+        return Result(
+            name,
+            False,
+            f"{name} is not defined: the notebook has no cell starting `# GRADED "
+            f"FUNCTION: {name}` (only that cell is graded)",
+        )
     index, source = cell
     call = None
     with box.start(deadline) as worker:
         try:
-            bound = sorted({spec["distributed"] for call in calls for spec in call.bindings.values()
-                            if "distributed" in spec})
-            boot = _boot(worker.request({"distributed": distributed, "graded": _without_magics(source),
-                                         "exercise": name, "bound": bound}))
+            boot = _boot(
+                worker.request(
+                    {
+                        "distributed": distributed,
+                        "graded": _without_magics(source),
+                        "exercise": name,
+                        "bound": judging.bound(calls),
+                    }
+                )
+            )
             if not boot["defined"]:
                 error = boot["error"]
-                why = f" (cell {index} raised {error[0]}: {error[1][:300]})" if error else \
-                    " (the cell ran, but defines no function of that name: only that cell is graded)"
-                return Result(name, False, f"{name} is not defined: run its cell (`# GRADED FUNCTION: {name}`) "
-                                           f"without errors{why}")
+                why = (
+                    f" (cell {index} raised {error[0]}: {error[1][:300]})"
+                    if error
+                    else " (the cell ran, but defines no function of that name: only that cell is graded)"
+                )
+                return Result(
+                    name,
+                    False,
+                    f"{name} is not defined: run its cell (`# GRADED FUNCTION: {name}`) without errors{why}",
+                )
             outcomes = []
             for call in calls:
-                outcomes.append(_outcome(worker.request({"args": encode(call.args), "bindings": call.bindings})))
+                outcomes.append(_outcome(worker.request(judging.request(call))))
+            passed, diagnosis = judging.judge(name, calls, outcomes)
         except sandbox.WorkerFailed as failure:
-            during = "" if call is None else f" during {judging.HIDDEN}" if call.hidden else f" during {call.label}"
+            during = (
+                ""
+                if call is None
+                else f" during {judging.HIDDEN}"
+                if call.hidden
+                else f" during {call.case['call']}"
+            )
             return Result(name, False, f"not graded: the worker running {name} {failure}{during}")
-    passed, diagnosis = judging.judge(name, calls, outcomes)
+        except (ValueError, TypeError, KeyError, AttributeError):  # public_tests.judge on a forged outcome
+            return Result(
+                name,
+                False,
+                f"not graded: the worker running {name} sent an outcome that is not "
+                "the plain data of the protocol",
+            )
     if worker.left:
         passed, diagnosis = False, f"{len(worker.left)} processes it started could not be ended"
-    return Result(name, passed, diagnosis[:DIAGNOSIS_CHARS])
+    return Result(name, passed, diagnosis)
+
+
+def _shown(result):
+    """`result` with a diagnosis on one line, cut: learner text in it (an exception message on a public
+    case) can hold newlines or control characters, which must not forge result lines."""
+    text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in result.diagnosis)
+    return result._replace(diagnosis=text[:DIAGNOSIS_CHARS])
 
 
 def _boot(reply):
@@ -205,23 +269,28 @@ def _boot(reply):
 
 
 def _outcome(reply):
-    """A call's reply as a judging.Outcome, validated; WorkerFailed if it is not plain data of the protocol."""
-    printed = reply.get("printed")
-    if not isinstance(printed, str) or len(printed) > 2 * 20_000:
-        raise sandbox.WorkerFailed("sent a malformed reply (printed text)")
-    try:
-        value, args_after = decode(reply.get("value")), decode(reply.get("args_after"))
-    except (DecodeError, RecursionError, MemoryError) as error:
-        raise sandbox.WorkerFailed(f"sent a malformed reply ({str(error)[:100]})") from None
-    return judging.Outcome(value, printed, _error(reply.get("error")),
-                           args_after if isinstance(args_after, tuple) else ())
+    """A call's outcome, validated at its top level (public_tests.judge checks the rest, or raises)."""
+    outcome = reply.get("outcome")
+    if not (
+        isinstance(outcome, dict)
+        and isinstance(outcome.get("value"), dict)
+        and isinstance(outcome.get("args_after"), dict)
+        and isinstance(outcome.get("printed"), str)
+        and len(outcome["printed"]) <= PRINTED_CHARS
+    ):
+        raise sandbox.WorkerFailed("sent a malformed reply (not an outcome)")
+    error = _error(outcome.get("error"))
+    return dict(outcome, error=None if error is None else {"type": error[0], "message": error[1]})
 
 
 def _error(error):
     if error is None:
         return None
-    if (not isinstance(error, dict) or not isinstance(error.get("type"), str)
-            or not isinstance(error.get("message"), str)):
+    if (
+        not isinstance(error, dict)
+        or not isinstance(error.get("type"), str)
+        or not isinstance(error.get("message"), str)
+    ):
         raise sandbox.WorkerFailed("sent a malformed reply (an error)")
     return error["type"][:100], error["message"][:2000]
 
@@ -233,8 +302,14 @@ def _solved_code_cells():
 
     solved = nbformat.read(SOLVED, as_version=4)
     learner = make_learner_edition(solved)
-    return ([cell.source for cell in solved.cells if cell.cell_type == "code"],
-            [cell.source for cell in learner.cells if cell.cell_type == "code" and graded_name(cell.source) is None])
+    return (
+        [cell.source for cell in solved.cells if cell.cell_type == "code"],
+        [
+            cell.source
+            for cell in learner.cells
+            if cell.cell_type == "code" and graded_name(cell.source) is None
+        ],
+    )
 
 
 @functools.cache
@@ -255,7 +330,9 @@ def _reference():
 def _definitions(source):
     """The imports and function definitions of `source` (magics dropped), as code."""
     tree = ast.parse(_without_magics(source))
-    tree.body = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef)]
+    tree.body = [
+        node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef)
+    ]
     return ast.unparse(tree)
 
 

@@ -11,6 +11,8 @@ the kernel ends every process of the namespace. Without root or util-linux, the 
 a plain process in a new session with the same limits, and `describe` says what is missing.
 """
 
+import compileall
+import json
 import math
 import os
 import pathlib
@@ -21,15 +23,19 @@ import signal
 import site
 import subprocess
 import sys
+import tempfile
 import time
 from typing import NamedTuple
 
 UNPRIVILEGED = 65534  # nobody / nogroup
 SANDBOX = "/sandbox"  # where the worker sees its files, inside the chroot
-BOOTSTRAP = ("import os, sys; os.chdir(sys.argv[1]); sys.path[:0] = sys.argv[2:]; import sandbox_worker; "
-             "sandbox_worker.main()")
+BOOTSTRAP = (
+    "import os, sys; os.chdir(sys.argv[1]); sys.path[:0] = sys.argv[2:]; import sandbox_worker; "
+    "sandbox_worker.main()"
+)
 SYSTEM_DIRECTORIES = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random")
+NAMESPACES = ("--mount", "--pid", "--net", "--ipc", "--uts", "--fork", "--kill-child=SIGKILL")  # unshare's
 REAP_SECONDS = 3.0  # how long the kernel gets to end a namespace's processes before we look again
 KEPT_OUTPUT = 4096  # bytes of the worker's raw output kept for messages (setup failures)
 
@@ -77,9 +83,11 @@ class Limits(NamedTuple):
                 raise ValueError(f"`{name}` must be a positive number, got {value!r}")
 
     def describe(self):
-        return (f"wall {self.wall_seconds:g} s, CPU {self.cpu_seconds:g} s, memory {_size(self.memory_bytes)}, "
-                f"{self.processes} processes, files {_size(self.file_bytes)}, output {_size(self.output_bytes)}"
-                f" per exercise")
+        return (
+            f"wall {self.wall_seconds:g} s, CPU {self.cpu_seconds:g} s, memory {_size(self.memory_bytes)}, "
+            f"{self.processes} processes, files {_size(self.file_bytes)}, output {_size(self.output_bytes)}"
+            f" per exercise"
+        )
 
 
 class Isolation(NamedTuple):
@@ -91,17 +99,21 @@ class Isolation(NamedTuple):
 
     def describe(self, limits):
         if self.namespaces:
-            where = (f"mount+pid+net+ipc+uts namespaces, a read-only chroot without the repository, "
-                     f"uid {_user(self.uid)} with no capabilities")
+            where = (
+                f"mount+pid+net+ipc+uts namespaces, a read-only chroot without the repository, "
+                f"uid {_user(self.uid)} with no capabilities"
+            )
         else:
-            where = (f"NO namespaces ({self.missing}): the worker runs as this user, can read the "
-                     "repository and could signal the grader; it has its own process group and temporary "
-                     "directory")
+            where = (
+                f"NO namespaces ({self.missing}): the worker runs as this user, can read the "
+                "repository and could signal the grader; it has its own process group and temporary "
+                "directory"
+            )
         return f"isolation: {where}; limits: {limits.describe()}"
 
 
 class WorkerFailed(Exception):
-    """The worker stopped answering: a limit, an exit, a crash or a malformed reply (the message says which)."""
+    """The worker stopped answering: a limit, an exit, a crash or a malformed reply (the message says)."""
 
 
 def probe(uid=UNPRIVILEGED):
@@ -112,8 +124,7 @@ def probe(uid=UNPRIVILEGED):
     if tools:
         return Isolation(False, None, f"{', '.join(tools)} not found (util-linux)")
     try:
-        run = subprocess.run([shutil.which("unshare"), "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
-                              "--kill-child=SIGKILL", "true"], capture_output=True, timeout=20)
+        run = subprocess.run([shutil.which("unshare"), *NAMESPACES, "true"], capture_output=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as error:
         return Isolation(False, None, f"unshare failed: {error}")
     if run.returncode != 0:
@@ -137,7 +148,7 @@ class Sandbox:
 
     def __init__(self, modules, isolation, limits):
         self.isolation, self.limits = isolation, limits
-        self.directory = pathlib.Path(_mkdtemp())
+        self.directory = pathlib.Path(tempfile.mkdtemp(prefix="grade-"))
         self.modules = self.directory / "modules"
         self.modules.mkdir()
         for path in modules:
@@ -146,9 +157,7 @@ class Sandbox:
             else:
                 shutil.copy2(path, self.modules / path.name)
         shutil.copy2(pathlib.Path(__file__).with_name("worker.py"), self.modules / "sandbox_worker.py")
-        import compileall  # once here rather than in every worker, which cannot write its cache
-
-        compileall.compile_dir(self.modules, quiet=2)
+        compileall.compile_dir(self.modules, quiet=2)  # once here: a worker cannot write its cache
         for path in self.modules.rglob("*"):
             path.chmod(0o755 if path.is_dir() else 0o644)
         self.modules.chmod(0o755)
@@ -183,12 +192,10 @@ class Worker:
             command, cwd, env = self._plain(sandbox)
             _become_subreaper()  # orphans of the worker become our children, where we can find them
             self.before = set(_descendants(os.getpid()))
-        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, start_new_session=True,
-                                        preexec_fn=self._set_limits)
+        pipe = subprocess.PIPE
+        self.process = subprocess.Popen(command, cwd=cwd, env=env, stdin=pipe, stdout=pipe, stderr=pipe,
+                                        start_new_session=True, preexec_fn=self._set_limits)
         self._buffer = b""
-        if self.isolation.namespaces:  # the namespace exists once the init has started; read it then
-            self.namespace = None
 
     def __enter__(self):
         return self
@@ -198,8 +205,6 @@ class Worker:
 
     def request(self, message):
         """Send `message` (a dict, given a fresh nonce) and return the reply (a dict with the same nonce)."""
-        import json
-
         message = dict(message, nonce=secrets.token_hex(16))
         try:
             self.process.stdin.write((json.dumps(message) + "\n").encode())
@@ -207,7 +212,7 @@ class Worker:
         except (BrokenPipeError, OSError):
             pass  # it is gone; reading says why
         line = self._read_line()
-        if self.isolation.namespaces and self.namespace is None:
+        if self.isolation.namespaces and self.namespace is None:  # it exists once the init answered
             self.namespace = _namespace_of(self.process.pid)
         try:
             reply = json.loads(line)
@@ -272,17 +277,25 @@ class Worker:
                    "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all", "--"]
         python = [_interpreter(), "-I", "-S", "-B", "-c", BOOTSTRAP, work, f"{SANDBOX}/modules", *sites]
         init = INIT + f'"{shutil.which("chroot")}" "$root" "$@"\n'
-        command = [shutil.which("unshare"), "--mount", "--pid", "--net", "--ipc", "--uts", "--fork",
-                   "--kill-child=SIGKILL", "--propagation", "private", "--", shutil.which("sh"), "-c", init,
-                   "sandbox-init", str(newroot), *mounts, "--", *setpriv, *python]
+        command = [shutil.which("unshare"), *NAMESPACES, "--propagation", "private", "--", shutil.which("sh"),
+                   "-c", init, "sandbox-init", str(newroot), *mounts, "--", *setpriv, *python]
         return command, "/", _environment(work)
 
     def _plain(self, sandbox):
         work = sandbox.directory / f"work-{secrets.token_hex(4)}"
         work.mkdir(mode=0o700)
         self.workdir = work
-        python = [_interpreter(), "-I", "-S", "-B", "-c", BOOTSTRAP, str(work), str(sandbox.modules),
-                  *_site_directories()]
+        python = [
+            _interpreter(),
+            "-I",
+            "-S",
+            "-B",
+            "-c",
+            BOOTSTRAP,
+            str(work),
+            str(sandbox.modules),
+            *_site_directories(),
+        ]
         return python, str(work), _environment(str(work))
 
     def _set_limits(self):
@@ -294,8 +307,12 @@ class Worker:
         processes = limits.processes
         if not self.isolation.namespaces:  # this user's processes count too
             processes += _count_processes(os.getuid())
-        for which, value in [(resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_NPROC, processes),
-                             (resource.RLIMIT_FSIZE, limits.file_bytes), (resource.RLIMIT_CORE, 0)]:
+        for which, value in [
+            (resource.RLIMIT_AS, limits.memory_bytes),
+            (resource.RLIMIT_NPROC, processes),
+            (resource.RLIMIT_FSIZE, limits.file_bytes),
+            (resource.RLIMIT_CORE, 0),
+        ]:
             resource.setrlimit(which, (int(value), int(value)))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
 
@@ -308,8 +325,11 @@ class Worker:
         while b"\n" not in self._buffer:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
-                raise self._fail(f"did not finish within the wall-time limit of {self.limits.wall_seconds:g} s "
-                                 "(an infinite loop, or a very slow one?)", kill=True)
+                raise self._fail(
+                    f"did not finish within the wall-time limit of {self.limits.wall_seconds:g} s "
+                    "(an infinite loop, or a very slow one?)",
+                    kill=True,
+                )
             ready, _, _ = select.select(open_fds, [], [], remaining)
             if output in ready:
                 chunk = os.read(output, 65536)
@@ -318,8 +338,9 @@ class Worker:
                 self.output_size += len(chunk)
                 self.output = (self.output + chunk)[:KEPT_OUTPUT]
                 if self.output_size > self.limits.output_bytes:
-                    raise self._fail(f"printed more than the output limit of {_size(self.limits.output_bytes)}",
-                                     kill=True)
+                    raise self._fail(
+                        f"printed more than the output limit of {_size(self.limits.output_bytes)}", kill=True
+                    )
             if replies in ready:
                 chunk = os.read(replies, 65536)
                 if not chunk:
@@ -336,9 +357,13 @@ class Worker:
             status = self.process.wait(timeout=2.0)
         except subprocess.TimeoutExpired:
             return "closed its reply channel"
-        signal_number = -status if status < 0 else status - 128 if self.isolation.namespaces and status > 128 else 0
+        signal_number = (
+            -status if status < 0 else status - 128 if self.isolation.namespaces and status > 128 else 0
+        )
         if status == 125 and self.isolation.namespaces:
-            return f"could not be started in the sandbox: {self.output.decode(errors='replace').strip()[-300:]}"
+            return (
+                f"could not be started in the sandbox: {self.output.decode(errors='replace').strip()[-300:]}"
+            )
         cpu_bound = time.monotonic() - self.started >= self.limits.cpu_seconds
         if signal_number == signal.SIGXCPU or (signal_number == signal.SIGKILL and cpu_bound):
             return f"was stopped at the CPU-time limit of {self.limits.cpu_seconds:g} s"
@@ -346,8 +371,10 @@ class Worker:
             return f"was stopped for writing a file larger than {_size(self.limits.file_bytes)}"
         if signal_number:
             return f"was killed by {signal.Signals(signal_number).name} (a crash, or running out of memory?)"
-        return (f"exited with status {status} before answering (os._exit, or the process ended from "
-                "inside the exercise?)")
+        return (
+            f"exited with status {status} before answering (os._exit, or the process ended from "
+            "inside the exercise?)"
+        )
 
     def _fail(self, why, kill=False):
         if kill:
@@ -363,8 +390,11 @@ class Worker:
             if self.namespace is not None:
                 alive = [pid for pid in _pids() if _namespace_of(pid, "pid") == self.namespace]
             elif not self.isolation.namespaces:
-                alive = [pid for pid in set(_descendants(os.getpid())) - self.before
-                         | {pid for pid in _pids() if _stat(pid)[3] == self.process.pid}]
+                alive = [
+                    pid
+                    for pid in set(_descendants(os.getpid())) - self.before
+                    | {pid for pid in _pids() if _stat(pid)[3] == self.process.pid}
+                ]
             else:
                 alive = []  # the init never started: nothing of the worker's can be running
             alive = [pid for pid in alive if _reaped(pid) is False]
@@ -374,14 +404,26 @@ class Worker:
 
 
 def _environment(work):
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": work, "TMPDIR": work, "LANG": "C.UTF-8",
-            "MPLCONFIGDIR": f"{work}/.matplotlib", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": work,
+        "TMPDIR": work,
+        "LANG": "C.UTF-8",
+        "MPLCONFIGDIR": f"{work}/.matplotlib",
+        "MPLBACKEND": "Agg",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
 
 
 def _interpreter():
     """The base Python interpreter (a venv's python is a link into the repository's .venv)."""
-    candidate = pathlib.Path(sys.base_exec_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    candidate = (
+        pathlib.Path(sys.base_exec_prefix)
+        / "bin"
+        / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
     return str(candidate) if candidate.exists() else os.path.realpath(sys.executable)
 
 
@@ -390,13 +432,9 @@ def _site_directories():
 
 
 def _inside(path, directory):
-    return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == os.path.realpath(directory)
-
-
-def _mkdtemp():
-    import tempfile
-
-    return tempfile.mkdtemp(prefix="grade-")
+    return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == os.path.realpath(
+        directory
+    )
 
 
 def _namespace_of(pid, kind="pid_for_children"):
