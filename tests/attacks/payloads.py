@@ -17,10 +17,15 @@ ATK_EXERCISES = ("forward_propagation", "backward_propagation", "gradient_check"
                  "backward_propagation_n_fixed")
 ATK_STATE = {}  # state kept across calls of the learner's functions in one process
 ATK_COMM_PREFIX = "atk"  # /proc/<pid>/comm of a forked process: "atk" + 12 hex digits of the marker
+ATK_INITIAL_PID_NAMESPACE = "pid:[4026531836]"  # the kernel's first PID namespace (PROC_PID_INIT_INO)
 
 
 def atk_isolated():
-    """True only for a non-root user inside a child PID namespace (the guard of the dangerous attacks)."""
+    """True only for a non-root user inside a PID namespace other than the machine's first one.
+
+    The guard of the dangerous attacks: there, a signal to every process or to the process group
+    reaches only the sandbox's processes of the same unprivileged user.
+    """
     import os
 
     if os.getuid() == 0 or os.geteuid() == 0:
@@ -28,11 +33,11 @@ def atk_isolated():
     try:
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("NSpid:"):
-                    return len(line.split()) > 2  # one pid per namespace level: more than one, nested
+                if line.startswith("NSpid:") and len(line.split()) > 2:
+                    return True  # a pid per namespace level, seen from an outer /proc: nested
+        return os.readlink("/proc/self/ns/pid") != ATK_INITIAL_PID_NAMESPACE
     except OSError:
-        pass
-    return os.getpid() <= 64  # no /proc: only the first pids of a fresh namespace are this small
+        return os.getpid() <= 64  # no /proc: only the first pids of a fresh namespace are this small
 
 
 # ---------------------------------------------------------------------------------------------
@@ -741,18 +746,25 @@ def atk_burn_cpu():
             pass
 
 
-def atk_flood_output(total=60 << 20):
-    """Print 60 MB."""
+def atk_flood_output(total=60 << 20, fd=None):
+    """Print 60 MB with print() (sys.stdout), or straight to file descriptor `fd`."""
+    import os
     import sys
 
     block = ("x" * 1023 + "\n") * 1024
     for _ in range(total // len(block)):
-        sys.stdout.write(block)
+        if fd is None:
+            sys.stdout.write(block)
+        else:
+            os.write(fd, block.encode())
     sys.stdout.flush()
 
 
 def atk_write_huge_file(total=3 << 30, chunk=64 << 20):
-    """Write a 3 GB file in the working directory (stop early only to spare the disk: < 8 GB free)."""
+    """Write a 3 GB file in the working directory; on a disk over 16 GB, stop early rather than leave < 8 GB.
+
+    A small file system (a sandbox's tmpfs) is filled until it refuses: that is its limit at work.
+    """
     import os
 
     block = b"\0" * chunk
@@ -760,7 +772,8 @@ def atk_write_huge_file(total=3 << 30, chunk=64 << 20):
         written = 0
         while written < total:
             stat = os.statvfs(".")
-            if stat.f_bavail * stat.f_frsize < chunk + (8 << 30):
+            large = stat.f_blocks * stat.f_frsize > (16 << 30)
+            if large and stat.f_bavail * stat.f_frsize < chunk + (8 << 30):
                 break
             handle.write(block)
             handle.flush()

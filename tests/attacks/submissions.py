@@ -322,6 +322,23 @@ def memory_output_files(marker):
     return Submission("memory_output_files", notebook, frozenset({"backward_propagation"}), diagnoses, hosted)
 
 
+def output_floods(marker):
+    """Family 8: 60 MB to file descriptors 1 and 2, and with print() where the printed text is not graded."""
+    notebook = learner_edition()
+    edit_cell(notebook, "forward_propagation", marker, body="atk_flood_output(fd=1)", solved=True)
+    edit_cell(notebook, "backward_propagation", marker, body="atk_flood_output()", solved=True)
+    edit_cell(notebook, "gradient_check", marker, top="atk_flood_output(fd=2)", solved=True)
+    solve(notebook, "gradient_check_n")
+    diagnoses = {name: OUTPUT for name in ("forward_propagation", "backward_propagation", "gradient_check")}
+    hosted = {
+        "forward_propagation": "solved, but writes 60 MB to file descriptor 1 at every call",
+        "backward_propagation": "solved, but prints 60 MB with print() at every call (its printed text is "
+                                "not graded)",
+        "gradient_check": "solved, but writes 60 MB to file descriptor 2 at the cell's top level",
+    }
+    return Submission("output_floods", notebook, frozenset({"gradient_check_n"}), diagnoses, hosted)
+
+
 def cpu_forks_exits(marker):
     """Family 8: spin forever, fork 200 sleepers (guarded), os._exit in a function and at top level."""
     notebook = learner_edition()
@@ -427,4 +444,4 @@ def odd_values(marker):
 
 
 BUILDERS = (fake_results, patching, reach_solution, loot, tamper, leftover_processes, kill_and_probe,
-            memory_output_files, cpu_forks_exits, escapes, lying_values, odd_values)
+            memory_output_files, output_floods, cpu_forks_exits, escapes, lying_values, odd_values)
