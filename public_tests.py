@@ -6,10 +6,10 @@ draws the grader's hidden ones); running a learner's function and judging the re
 separate steps, so that a grader can run the function in another process and judge here:
 
 - ``load_cases(exercise)`` -> list of case dicts: the call, its arguments (numbers, arrays,
-  dicts of arrays), `bindings` (globals of the target, by name: a model of `MODELS`, or
-  "notebook" for a function the caller provides), the expected result, the result each known
-  mistake would give (`mistakes`: name -> [value, epsilon it was computed at]) and the
-  round-off scale of the tolerance.
+  dicts of arrays), `bindings` (globals of the target, by name: a model of `MODELS`, "notebook"
+  for a function the caller provides, or "forbidden"), the expected result, the result each
+  known mistake would give (`mistakes`: name -> [value, epsilon it was computed at]) and the
+  round-off scale of the tolerance. ``to_json`` / ``from_json`` carry cases to another process.
 - ``run_case(target, case, functions)`` -> outcome, plain data: the returned value, the printed
   text, the error (type and message) and the arguments after the call (`encode`d).
 - ``judge(exercise, cases, outcomes)`` -> the diagnosis (a str), or None if all is right. A
@@ -586,9 +586,10 @@ def _judge_gradients(cases, outcomes):
                           / (np.linalg.norm(projected) + np.linalg.norm(expected)))
         if not difference < THRESHOLD:
             return (f"{case['call']}: the gradients still disagree with the derivatives of the cost: "
-                    f"difference = {difference:.3g} (measured along {len(expected)} random directions of the "
-                    f"whole gradient; below {THRESHOLD:g} when backpropagation is right). Find which ones "
-                    "are wrong by checking each parameter's gradient on its own, one parameter at a time")
+                    f"difference = {difference:.3g} (the derivative of the cost along a random direction "
+                    f"that moves every parameter at once, against your gradients; below {THRESHOLD:g} when "
+                    "backpropagation is right). Find which ones are wrong by checking each parameter's "
+                    "gradient on its own, one parameter at a time")
     return None
 
 

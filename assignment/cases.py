@@ -15,8 +15,8 @@ API, for the grader (the cases are the dicts `public_tests.run_case` and `public
 
 Every expected value and every mistake's result in a case is computed here, by the reference
 loop; public_tests.py only compares. Exercise 5's expected gradients are stored only as their
-projections on a few random directions (`DIRECTIONS`), so the data never shows which gradients
-of the course network are wrong or by what factor.
+projection on one random direction per case (`DIRECTIONS`), so the data never shows which
+gradients of the course network are wrong or by what factor.
 """
 
 import ast
@@ -37,14 +37,28 @@ SOLVED = pathlib.Path(__file__).resolve().parent.parent / "Gradient_Checking.ipy
 # result that does not move with epsilon is seen to ignore it.
 DIAGNOSTIC_EPSILONS = (1e-2, 1e-3)
 REFERENCE_EPSILON = 1e-4  # truncation-dominated for the course network: accurate and CPU-independent
-RICHARDSON_STEP = 1e-3  # exercise 5: (4 D(h/2) - D(h)) / 3 is accurate to ~1e-11 on these networks
-DIRECTIONS = 3  # exercise 5: random directions the expected gradient is stored along
+# Exercise 5's true gradient: (4 D(h/2) - D(h)) / 3 at two steps h, accurate to ~1e-11 on a smooth
+# cost. Where the two disagree by more than KINK_RTOL a ReLU kink lies within a step (the estimate
+# is no reference there), and the grader draws another network.
+RICHARDSON_STEPS = (1e-3, 1e-4)
+KINK_RTOL = 1e-8
+# Exercise 5: the expected gradient is stored only along this many random directions per case. One:
+# with two public cases that is two equations, too few to tell which pair of gradients (the course
+# plants two bugs) is scaled, yet any wrong gradient changes the derivative along it.
+DIRECTIONS = 1
+# A direction nearly orthogonal to the gradient would leave too few digits to judge: its cosine with
+# the gradient must be at least this many times the typical 1 / sqrt(n) (redrawn otherwise).
+MIN_ALIGNMENT = 0.25
 EXERCISES = tuple(public_tests.RETURNS)
 # Mistakes that replace the cost or the gradient a 1-D learner uses, rather than the loop.
 _INLINE_1D = {"grad_at_theta_plus", "grad_at_theta_minus", "swapped_backward", "inline_forward",
               "inline_backward", "perturbs_x", "swapped_forward"}
 _EQUATION_2 = {"no_denominator", "denominator_of_sum", "squared_norms", "l1_norms", "difference_of_norms",
                "inverted_ratio", "precedence", "flat_gradapprox"}
+
+
+class KinkError(ValueError):
+    """The cost has a kink within a step of the point: central differences are no reference there."""
 
 
 def public_cases(functions=None):
@@ -118,14 +132,21 @@ def draw_cases(exercise, rng, forward_propagation_n, backward_propagation_n):
         raise ValueError(f"`exercise` must be one of {', '.join(EXERCISES)}, got {exercise!r}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"`rng` must be a np.random.Generator, got {type(rng).__name__}")
-    point = lambda: tuple(float(v) for v in np.round(rng.uniform(-3, 3, 2), 3))  # noqa: E731
+    # |x|, |theta| in [0.5, 3]: away from 0, where grad = gradapprox = 0 makes equation (2) 0 / 0
+    point = lambda: tuple(float(v) for v in np.round(rng.choice([-1, 1], 2) * rng.uniform(0.5, 3, 2), 3))  # noqa: E731
     if exercise in ("forward_propagation", "backward_propagation"):
         return _value_cases(exercise, [point() for _ in range(3)])
-    networks = [deep_network_case([int(n) for n in rng.integers(2, 6, 3)] + [1], m=int(rng.integers(2, 6)),
-                                  seed=int(rng.integers(2 ** 31))) for _ in range(2)]
+    network = lambda: deep_network_case([int(n) for n in rng.integers(2, 6, 3)] + [1],  # noqa: E731
+                                        m=int(rng.integers(2, 6)), seed=int(rng.integers(2 ** 31)))
+    networks = [network() for _ in range(2)]
     if exercise == "backward_propagation_n_fixed":
-        return [_backprop_case(forward_propagation_n, X, Y, parameters, rng, "a hidden network")
-                for X, Y, parameters in networks]
+        drawn = []
+        while len(drawn) < len(networks):
+            try:
+                drawn.append(_backprop_case(forward_propagation_n, *network(), rng, "a hidden network"))
+            except KinkError:
+                continue
+        return drawn
     epsilon = float(rng.choice(DIAGNOSTIC_EPSILONS))
     if exercise == "gradient_check":
         x, theta = point()
@@ -326,8 +347,11 @@ def _backprop_case(forward, X, Y, parameters, rng, label):
     """A case of backward_propagation_n_fixed: the true gradient, seen only along random directions."""
     cost_fn = lambda p: forward(X, Y, p)[0]  # noqa: E731
     theta, _ = dictionary_to_vector(parameters)
-    true = _richardson_gradient(cost_fn, parameters)
+    true = _true_gradient(cost_fn, parameters)
     directions = rng.standard_normal((DIRECTIONS, theta.shape[0]))
+    while np.min(np.abs(directions @ true) / np.linalg.norm(directions, axis=1, keepdims=True)
+                 / np.linalg.norm(true)) < MIN_ALIGNMENT / np.sqrt(theta.shape[0]):
+        directions = rng.standard_normal((DIRECTIONS, theta.shape[0]))
     return {"exercise": "backward_propagation_n_fixed",
             "call": f"backward_propagation_n_fixed(X, Y, cache) on {label}",
             "args": [X, Y, parameters], "bindings": {"forward_propagation_n": "notebook"},
@@ -346,16 +370,20 @@ def _doubled(gradients):
     return {**gradients, first: 2 * gradients[first]}
 
 
-def _richardson_gradient(cost_fn, parameters):
-    """The gradient as a column, by central differences at h and h/2 combined (error O(h^4))."""
+def _true_gradient(cost_fn, parameters):
+    """The gradient as a column, by Richardson extrapolation; KinkError if a kink makes it unreliable."""
     theta, _ = dictionary_to_vector(parameters)
     J = lambda t: cost_fn(vector_to_dictionary(t, parameters))  # noqa: E731
     estimates = []
-    for h in (RICHARDSON_STEP, RICHARDSON_STEP / 2):
-        steps = h * np.eye(theta.shape[0])
-        estimates.append(np.array([[J(theta + step[:, None]) - J(theta - step[:, None])] for step in steps])
-                         / (2 * h))
-    return (4 * estimates[1] - estimates[0]) / 3
+    for step in RICHARDSON_STEPS:
+        central = [np.array([[J(theta + e[:, None]) - J(theta - e[:, None])]
+                             for e in h * np.eye(theta.shape[0])]) / (2 * h) for h in (step, step / 2)]
+        estimates.append((4 * central[1] - central[0]) / 3)
+    spread = np.linalg.norm(estimates[0] - estimates[1]) / np.linalg.norm(estimates[1])
+    if not spread <= KINK_RTOL:
+        raise KinkError(f"the gradient's estimates at steps {RICHARDSON_STEPS} differ by {spread:.2g}")
+    return estimates[1]
+
 
 
 def _costs(J, theta, moving, i, epsilon, mistake):
