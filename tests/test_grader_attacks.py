@@ -273,36 +273,57 @@ def grade_attack(submission, tmp_path, marker):
             except OSError:
                 pass
     report = graded.explain()
-    hosted = submission.hosted
-    assert graded.score is not None and set(graded.results) == set(EXERCISES), (
-        f"the grader did not finish with five result lines and a score\n{report}")
+    problems = _problems(submission, graded) + _leftovers(changed, left_files, left_processes)
+    assert not problems, "\n".join(f"- {problem}" for problem in problems) + "\n" + report
+    return graded
+
+
+def _problems(submission, graded):
+    """What is wrong with the grader's output on `submission` (empty if nothing)."""
+    if graded.score is None or set(graded.results) != set(EXERCISES):
+        return ["the grader did not finish with five result lines and a score"]
+    problems = []
     for name in EXERCISES:
         passed, diagnosis = graded.results[name]
-        if name in submission.solved:
-            assert passed, f"{name} is solved for real but FAILed: {diagnosis}\n{report}"
-        else:
-            assert not passed, f"{name} PASSed without being solved; it hosts: {hosted.get(name)}\n{report}"
+        if name in submission.solved and not passed:
+            problems.append(f"{name} is solved for real but FAILed: {diagnosis[:300]}")
+        elif name not in submission.solved and passed:
+            problems.append(f"{name} PASSed without being solved; it hosts: {submission.hosted.get(name)}")
         pattern = submission.diagnoses.get(name)
-        if pattern:
-            assert re.search(pattern, diagnosis, re.I), (
-                f"the diagnosis of {name} does not say what stopped it (expected /{pattern}/; it hosts: "
-                f"{hosted.get(name)}): {diagnosis}\n{report}")
-    assert graded.score == sum(passed for passed, _ in graded.results.values()), report
-    assert graded.returncode > 0, f"exit status {graded.returncode} below full marks\n{report}"
-    assert graded.in_format, f"a diagnosis spans lines: learner text could forge result lines\n{report}"
+        if pattern and not re.search(pattern, diagnosis, re.I):
+            problems.append(f"the diagnosis of {name} does not say what stopped it (expected /{pattern}/; it "
+                            f"hosts: {submission.hosted.get(name)}): {diagnosis[:300]}")
+    if graded.score != sum(passed for passed, _ in graded.results.values()):
+        problems.append(f"the score {graded.score} is not the number of PASS lines")
+    if graded.returncode <= 0:
+        problems.append(f"exit status {graded.returncode} below full marks")
+    if not graded.in_format:
+        problems.append("a diagnosis spans lines: learner text could forge result lines")
     forged = [line for line in graded.lines if re.match(r"\s*(PASS|FAIL) |\s*score:|\s*GRADER-RESULT", line)]
-    assert len(forged) == len(EXERCISES) + 1, (
-        "the grader's output has result lines besides its own five and the score:\n" + "\n".join(forged))
-    assert len(graded.stdout) < MAX_OUTPUT, f"the grader printed {len(graded.stdout)} bytes"
-    assert not leaked_secrets(graded.stdout), (
-        f"the feedback shows solution or grader code: {leaked_secrets(graded.stdout)[:5]}\n{report}")
-    assert "SMUGGLED-CASE" not in graded.stdout, f"the feedback shows a hidden case smuggled out\n{report}"
-    assert not changed, f"grading changed the repository (restored since): {changed}\n{report}"
-    assert not left_files, (f"grading left files beside the repository (removed since): {left_files}; "
-                            "/tmp/attack-unpickled-*: the grader unpickled a return value and ran its code")
-    assert not left_processes, (
-        f"processes of the submission were alive {GRACE:g} s after grading (killed since): {left_processes}")
-    return graded
+    if len(forged) != len(EXERCISES) + 1:
+        problems.append(f"the grader's output has {len(forged)} result-like lines, not its own five and the "
+                        "score: learner text reached it")
+    if len(graded.stdout) >= MAX_OUTPUT:
+        problems.append(f"the grader printed {len(graded.stdout)} bytes")
+    if leaked_secrets(graded.stdout):
+        problems.append(f"the feedback shows solution or grader code: {leaked_secrets(graded.stdout)[:5]}")
+    if "SMUGGLED-CASE" in graded.stdout:
+        problems.append("the feedback shows a hidden case that the learner's code smuggled out")
+    return problems
+
+
+def _leftovers(changed, left_files, left_processes):
+    """What grading left behind (each already undone by the caller), as problems."""
+    problems = []
+    if changed:
+        problems.append(f"grading changed the repository (restored since): {changed}")
+    if left_files:
+        problems.append(f"grading left files beside the repository (removed since): {left_files}; "
+                        "/tmp/attack-unpickled-*: the grader unpickled a return value and ran its code")
+    if left_processes:
+        problems.append(f"processes of the submission were alive {GRACE:g} s after grading (killed since): "
+                        f"{left_processes}")
+    return problems
 
 
 @pytest.fixture
@@ -351,3 +372,20 @@ def _unexplained_numbers(text, allowed):
         if not any(abs(value - other) <= 1e-6 * max(1.0, abs(other)) for other in allowed):
             found.append(token)
     return found
+
+
+def test_the_leak_detector_sees_solution_code_and_passes_the_learner_edition():
+    # Guards the check above against going blind: solution code pasted into a diagnosis (with its
+    # newlines escaped, as a grader may print it) is seen; the learner edition's own code is not.
+    solution = graded_cell(solved_notebook(), "gradient_check_n").source
+    assert leaked_secrets("FAIL gradient_check_n: raised RuntimeError: " + solution.replace("\n", "\\n"))
+    learner = "\n".join(cell.source for cell in make_learner_edition(solved_notebook()).cells)
+    assert not leaked_secrets(learner)
+
+
+def test_the_hidden_number_detector_sees_a_case_that_is_not_public():
+    public = {2.0, 4.0, 8.0, HIDDEN_GOT}
+    hidden = "forward_propagation(x=-1.7, theta=2.5): expected -4.25, got 4242"
+    assert _unexplained_numbers(hidden, public) == ["-1.7", "2.5", "-4.25"]
+    assert not _unexplained_numbers("forward_propagation(x=2, theta=4): expected 8, got 4242 (3 of 5 cases)",
+                                    public)
