@@ -84,7 +84,7 @@ def test_the_learner_edition_gets_0_with_a_diagnosis_for_each_exercise():
         assert results[name].diagnosis.startswith(f"{name} is not implemented yet: it returned None")
     bug_fix = results["backward_propagation_n_fixed"].diagnosis
     assert re.match(r"backward_propagation_n_fixed\(X, Y, cache\) on the course's test case: the gradients "
-                    r"still disagree .*difference = 0\.\d+", bug_fix), bug_fix
+                    r"still disagree .*difference = \d", bug_fix), bug_fix
     assert not re.search(r"\bd[Wb]\d|factor|twice|\d x\b", bug_fix), bug_fix  # names no gradient, no factor
 
 
@@ -120,15 +120,17 @@ def learner_function(name, notebook_namespace, edit=None):
     return scope[name]
 
 
+def wrong_versions(notebook):
+    """One wrong version of each exercise (`WRONG`), defined over the notebook's namespace."""
+    return {name: learner_function(name, notebook, WRONG[name]) for name in EXERCISES}
+
+
 @pytest.mark.parametrize("wrong", EXERCISES)
 def test_one_wrong_exercise_loses_exactly_that_exercise(notebook, wrong):
     rng = np.random.default_rng(0)
-    verdicts = {
-        name: run_in_process(
-            name, learner_function(name, notebook, WRONG[name] if name == wrong else None), notebook, rng
-        )
-        for name in EXERCISES
-    }
+    functions = dict({name: learner_function(name, notebook) for name in EXERCISES},
+                     **{wrong: wrong_versions(notebook)[wrong]})
+    verdicts = {name: run_in_process(name, functions[name], notebook, rng) for name in EXERCISES}
     assert [name for name, (passed, _) in verdicts.items() if not passed] == [wrong], verdicts
 
 
