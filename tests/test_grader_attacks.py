@@ -260,12 +260,15 @@ def grade_attack(submission, tmp_path, marker):
     path = tmp_path / f"{submission.name}.ipynb"
     nbformat.write(submission.notebook, path)
     options = short_limit_options() if submission.short_limits else []
+    target = ROOT / f".attack-target-{marker}"  # the only repository the tampering attack may touch
+    target.write_text("the repository under test\n")
     before = repository_files()
     try:
         graded = run_grader(path, marker, options)
     finally:
         left_processes = end_marked_processes(marker)
         changed = restore(before)
+        target.unlink()
         left_files = files_left_outside(marker)
         for left in left_files:
             try:

@@ -528,7 +528,12 @@ def atk_reference_answer(name, namespace, args, kwargs):
 
 
 def atk_tamper(marker):
-    """Append to every grader, test and helper file found; create files in the repository and beside it."""
+    """Append to every grader, test and helper file found; create files in the repository and beside it.
+
+    Only in a directory holding the file ``.attack-target-<marker>`` that the test puts in the
+    repository under test: against a grader without isolation, the search finds every checkout on
+    the machine (other people's work included), and this attack must change none of them.
+    """
     import glob
     import os
     import sys
@@ -538,6 +543,7 @@ def atk_tamper(marker):
     line = f"\n# tampered by a submission {marker}\nATK_TAMPERED = {marker!r}\n"
     roots = set(atk_find_files()[0])
     roots |= {os.path.dirname(notebook) for notebook in atk_find_files()[1]}
+    roots = {root for root in roots if os.path.exists(os.path.join(root, f".attack-target-{marker}"))}
     for root in roots:
         for pattern in ("assignment/*.py", "*.py", "Makefile", "*.ipynb", "gradcheck/*.py", "tests/*.py",
                         "requirements.txt", ".ci/run"):
