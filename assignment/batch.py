@@ -90,6 +90,8 @@ def main(argv=None, grader=None):
     options = {
         name: getattr(args, name) for name in grader_options(grader) if getattr(args, name) is not None
     }
+    if args.jobs < 1:
+        parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     try:
         paths = find_submissions(args.submissions)
     except ValueError as error:
@@ -104,7 +106,7 @@ def main(argv=None, grader=None):
     )
     graded = sum(record["status"] == "graded" for record in records)
     print(
-        f"{len(records)} submissions ({graded} graded, {len(records) - graded} rejected); wrote "
+        f"{len(records)} submissions ({graded} graded, {len(records) - graded} not graded); wrote "
         f"{args.out / 'gradebook.csv'}, {args.out / 'feedback'}/ and {args.out / 'report.html'}"
     )
     return 0

@@ -298,7 +298,7 @@ def test_the_command_line_takes_a_glob_and_passes_grader_options(tmp_path, log, 
         "a-b (a b.ipynb): 1/3 in " + out_seconds(out, "a-b") + " s; lost second, third",
         "c (c.ipynb): 0/3 in " + out_seconds(out, "c") + " s; lost first, second, third",
     ]
-    assert out[2].startswith("2 submissions (2 graded, 0 rejected); wrote ")
+    assert out[2].startswith("2 submissions (2 graded, 0 not graded); wrote ")
     assert [row["file"] for row in read_gradebook(tmp_path / "out")] == ["a b.ipynb", "c.ipynb"]
 
 
@@ -347,6 +347,7 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
         with_cell(small_notebook(lambda s: s.replace("J = theta * x", "J = theta + x")), FAKE_PASS),
         folder / "faker.ipynb",
     )
+    nbformat.write(small_notebook(kill_parent), folder / "killer.ipynb")
     (folder / "broken.ipynb").write_text('{"cells": [')
     (folder / "empty.ipynb").write_text("")
     (folder / "scan.pdf").write_bytes(b"%PDF-1.4")
@@ -367,6 +368,7 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
         "partly wrong.ipynb": 4,
         "looper.ipynb": 4,
         "faker.ipynb": 4,
+        "killer.ipynb": 0,
         "broken.ipynb": 0,
         "empty.ipynb": 0,
         "scan.pdf": 0,
@@ -381,6 +383,9 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
     )
     assert rows["looper.ipynb"]["gradient_check_n"] == "0"
     assert rows["faker.ipynb"]["forward_propagation"] == "0"
+    assert rows["killer.ipynb"]["lost_marks"] == (
+        "not graded: the grading process ended without a result (it was killed or crashed)"
+    )
     assert rows["bob.ipynb"]["lost_marks"].startswith("duplicate learner id 'bob'")
     assert sorted(path.name for path in (tmp_path / "out" / "feedback").iterdir()) == sorted(
         {f"{batch.learner_id(name)}.html" for name in scores}
@@ -396,6 +401,13 @@ def infinite_loop(source):
     if make.graded_name(source) == "gradient_check_n":
         return source.replace("    numerator = ", "    while True:\n        pass\n    numerator = ", 1)
     return source
+
+
+def kill_parent(source):
+    """forward_propagation kills the process that called it (with this grader: the kernel's parent)."""
+    return source.replace(
+        "    J = theta * x\n", "    import os\n    os.kill(os.getppid(), 9)\n    J = theta * x\n"
+    )
 
 
 def with_cell(notebook, source):
