@@ -168,7 +168,9 @@ def _scores_figure(summary):
     axes.yaxis.get_major_locator().set_params(integer=True)
     scores = sorted(summary["scores"])
     median = f"median {scores[len(scores) // 2]}/{out_of}" if scores else "no submissions"
-    axes.set_title(f"Scores of {summary['submissions']} submissions: {median} (not graded: 0)", fontsize=11)
+    axes.set_title(
+        f"Scores of {summary['submissions']} submissions: {median} (files not graded count as 0)", fontsize=11
+    )
     return figure
 
 
