@@ -23,6 +23,7 @@ with code cells.
 """
 
 import argparse
+import ast
 import concurrent.futures
 import csv
 import hashlib
@@ -79,17 +80,35 @@ def main(argv=None, grader=None):
         help=f"larger files are rejected unread (default: {MAX_MEGABYTES})",
     )
     for name, default in grader_options(grader).items():
-        parser.add_argument(
-            f"--{name.replace('_', '-')}",
-            type=type(default),
-            default=None,
-            dest=name,
-            help=f"passed to the grader (its default: {default})",
-        )
+        flag = f"--{name.replace('_', '-')}"
+        help = f"passed to the grader (its default: {default})"
+        if type(default) is bool:
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, dest=name, help=help
+            )
+        else:
+            parser.add_argument(flag, type=type(default), default=None, dest=name, help=help)
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any other keyword option of the grader (e.g. wall_seconds=30); VALUE is a Python literal",
+    )
     args = parser.parse_args(argv)
     options = {
         name: getattr(args, name) for name in grader_options(grader) if getattr(args, name) is not None
     }
+    for option in args.option:
+        name, equals, value = option.partition("=")
+        try:
+            options[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            equals = ""
+        if not equals or not name.strip().isidentifier():
+            parser.error(
+                f"--option must be NAME=VALUE with VALUE a Python literal (30, 2.5, 'x'), got {option!r}"
+            )
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     try:
@@ -113,13 +132,9 @@ def main(argv=None, grader=None):
 
 
 def grader_options(grader=GRADER):
-    """The grader's keyword options with a default of a plain type (int, float, str): name -> default."""
+    """The grader's keyword options whose default is a bool, int, float or str: name -> default."""
     parameters = inspect.signature(load(grader)).parameters.values()
-    return {
-        p.name: p.default
-        for p in parameters
-        if type(p.default) in (int, float, str) and p.kind is not p.VAR_KEYWORD
-    }
+    return {p.name: p.default for p in parameters if type(p.default) in (bool, int, float, str)}
 
 
 def find_submissions(spec):
@@ -351,8 +366,8 @@ def grader_files(root=ROOT):
     list of pathlib.Path, sorted
     """
     candidates = list((root / "assignment").rglob("*"))
-    for path in support_files(root):
-        candidates += list(path.rglob("*")) if path.is_dir() else [path]
+    for path in support_files(root):  # a module's data (public_tests.json) ships beside it
+        candidates += list(path.rglob("*")) if path.is_dir() else [path, path.with_suffix(".json")]
     candidates.append(root / SOLVED.name)
     kept = set()
     for path in candidates:

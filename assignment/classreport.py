@@ -77,7 +77,7 @@ def summarize(records, exercises):
         submissions, graded (records graded, not rejected), scores (list of int, one per
         record), pass_rate {exercise: fraction of graded records that passed it}, mistakes
         {exercise: [(label, learners), ...] most common first, at most TOP_MISTAKES},
-        rejected [(file, reason)].
+        rejected [(file, reason)], notes (Counter of "name: value" of the grades' extra fields).
     """
     graded = [record for record in records if record["status"] == "graded"]
     passed = collections.Counter(
@@ -102,6 +102,9 @@ def summarize(records, exercises):
         "rejected": [
             (record["file"], record["reason"]) for record in records if record["status"] != "graded"
         ],
+        "notes": collections.Counter(  # what the grader says of its grading, e.g. the isolation in effect
+            f"{name}: {value}" for record in graded for name, value in record.get("notes", {}).items()
+        ),
     }
 
 
@@ -132,6 +135,10 @@ def report_html(records, exercises):
         f"<style>{CSS}</style></head><body>\n<h1>Gradient checking: class report</h1>\n"
         f"<p>{summary['submissions']} submissions, {summary['graded']} graded, "
         f"{len(summary['rejected'])} not graded (listed at the end).</p>\n"
+    ]
+    parts += [
+        f"<p>{escape(note)} ({count} of {summary['graded']})</p>\n"
+        for note, count in summary["notes"].items()
     ]
     for name, title in (
         ("scores", "Score distribution"),

@@ -129,9 +129,10 @@ def results_json(record):
         }
         for result in record["results"]
     ]
-    summary = f"score: {record['score']}/{len(tests)}"
-    if record.get("reason"):
-        summary += f"\n{record['reason']}"
+    lines = [f"score: {record['score']}/{len(tests)}"]
+    lines += [record["reason"]] if record.get("reason") else []
+    lines += [f"{name}: {value}" for name, value in record.get("notes", {}).items()]  # e.g. the isolation
+    summary = "\n".join(lines)
     return {"score": float(record["score"]), "output": summary, "visibility": "visible", "tests": tests}
 
 

@@ -14,8 +14,7 @@ import nbformat
 import pytest
 
 from assignment import batch, classreport, grade, make
-from tests.test_assignment import learner
-from tests.test_grader import small_notebook
+from tests.test_assignment import learner, solved
 
 EXERCISES = ("first", "second", "third")  # the fake grader's exercises (batch reads a grader's EXERCISES)
 FAKE = "tests.test_batch:fake_grade"
@@ -319,15 +318,13 @@ def test_a_glob_that_matches_nothing_is_an_error(tmp_path):
         batch.find_submissions(str(tmp_path / "*.ipynb"))
 
 
-def test_the_grader_fingerprint_covers_the_grader_not_the_batch(tmp_path):
+def test_the_grader_fingerprint_covers_the_grader_not_the_batch():
     files = {path.relative_to(ROOT).as_posix() for path in batch.grader_files()}
-    assert {
-        "assignment/grade.py",
-        "assignment/grading.py",
-        "public_tests.py",
-        "Gradient_Checking.ipynb",
-    } <= files
-    assert not files & {"assignment/batch.py", "assignment/classreport.py", "assignment/gradescope.py"}
+    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "assignment").glob("*.py")}
+    data = {path.name for path in ROOT.glob("public_tests.json")}  # the public cases, where they are data
+    assert modules - batch.NOT_GRADER <= files
+    assert {"public_tests.py", "gc_utils.py", "testCases.py", "Gradient_Checking.ipynb", *data} <= files
+    assert not files & batch.NOT_GRADER
 
 
 # The real grader on a class: the solved notebook, the blank learner edition, a partly wrong one,
@@ -335,32 +332,28 @@ def test_the_grader_fingerprint_covers_the_grader_not_the_batch(tmp_path):
 def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()
-    nbformat.write(small_notebook(), folder / "Ada Lovelace.ipynb")
-    nbformat.write(small_notebook(), folder / "Zoë Brontë.ipynb")
-    nbformat.write(blank_small_notebook(), folder / "blank.ipynb")
-    nbformat.write(
-        small_notebook(lambda s: s.replace("    dtheta = x\n", "    dtheta = theta\n")),
-        folder / "partly wrong.ipynb",
-    )
-    nbformat.write(small_notebook(infinite_loop), folder / "looper.ipynb")
-    nbformat.write(
-        with_cell(small_notebook(lambda s: s.replace("J = theta * x", "J = theta + x")), FAKE_PASS),
-        folder / "faker.ipynb",
-    )
-    nbformat.write(small_notebook(kill_parent), folder / "killer.ipynb")
+    nbformat.write(class_notebook(), folder / "Ada Lovelace.ipynb")
+    nbformat.write(class_notebook(), folder / "Zoë Brontë.ipynb")
+    nbformat.write(class_notebook(blank=True), folder / "blank.ipynb")
+    nbformat.write(class_notebook({"backward_propagation": WRONG_BACKWARD}), folder / "partly wrong.ipynb")
+    nbformat.write(class_notebook({"gradient_check_n": INFINITE_LOOP}), folder / "looper.ipynb")
+    faker = class_notebook({"forward_propagation": WRONG_FORWARD})
+    faker.cells.append(nbformat.v4.new_code_cell(FAKE_LINES))
+    nbformat.write(faker, folder / "faker.ipynb")
+    nbformat.write(class_notebook({"forward_propagation": KILL_PARENT}), folder / "killer.ipynb")
     (folder / "broken.ipynb").write_text('{"cells": [')
     (folder / "empty.ipynb").write_text("")
     (folder / "scan.pdf").write_bytes(b"%PDF-1.4")
-    nbformat.write(small_notebook(), folder / "Bob.ipynb")
-    nbformat.write(blank_small_notebook(), folder / "bob.ipynb")
+    (folder / "huge.ipynb").write_bytes(b" " * (batch.MAX_MEGABYTES * 10**6 + 1))
+    nbformat.write(class_notebook(), folder / "Bob.ipynb")
+    nbformat.write(class_notebook(blank=True), folder / "bob.ipynb")
     records = batch.grade_batch(
-        batch.find_submissions(str(folder)),
-        tmp_path / "out",
-        jobs=2,
-        options={"cell_timeout": 5},
-        progress=False,
+        batch.find_submissions(str(folder)), tmp_path / "out", jobs=2, options=LIMITS, progress=False
     )
     scores = {r["file"]: r["score"] for r in records}
+    reasons = {r["file"]: r["reason"] for r in records}
+    # The kernel-based grader (main's) dies with its kernel's parent; a sandboxed one loses that exercise.
+    assert (scores.pop("killer.ipynb"), reasons["killer.ipynb"]) in {(0, KILLED), (4, None)}
     assert scores == {
         "Ada Lovelace.ipynb": 5,
         "Zoë Brontë.ipynb": 5,
@@ -368,10 +361,10 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
         "partly wrong.ipynb": 4,
         "looper.ipynb": 4,
         "faker.ipynb": 4,
-        "killer.ipynb": 0,
         "broken.ipynb": 0,
         "empty.ipynb": 0,
         "scan.pdf": 0,
+        "huge.ipynb": 0,
         "Bob.ipynb": 0,
         "bob.ipynb": 0,
     }
@@ -383,46 +376,49 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
     )
     assert rows["looper.ipynb"]["gradient_check_n"] == "0"
     assert rows["faker.ipynb"]["forward_propagation"] == "0"
-    assert rows["killer.ipynb"]["lost_marks"] == (
-        "not graded: the grading process ended without a result (it was killed or crashed)"
+    assert rows["killer.ipynb"]["forward_propagation"] == "0"
+    assert rows["huge.ipynb"]["lost_marks"].startswith(
+        "not graded: the file is 20.0 MB, above the limit of 20 MB"
     )
     assert rows["bob.ipynb"]["lost_marks"].startswith("duplicate learner id 'bob'")
     assert sorted(path.name for path in (tmp_path / "out" / "feedback").iterdir()) == sorted(
-        {f"{batch.learner_id(name)}.html" for name in scores}
+        {f"{batch.learner_id(name)}.html" for name in rows}
     )
 
 
-FAKE_PASS = (
+# Limits that stop the looping submission soon, in the grader's own terms: a per-cell timeout for
+# the kernel-based grader, per-exercise wall and CPU limits for the sandboxed one.
+LIMITS = (
+    {"cell_timeout": 5}
+    if "cell_timeout" in batch.grader_options()
+    else {"wall_seconds": 20, "cpu_seconds": 10}
+)
+KILLED = "not graded: the grading process ended without a result (it was killed or crashed)"
+WRONG_FORWARD = ("    J = theta * x\n", "    J = theta + x\n")
+WRONG_BACKWARD = ("    dtheta = x\n", "    dtheta = theta\n")
+INFINITE_LOOP = ("    numerator = ", "    while True:\n        pass\n    numerator = ")
+KILL_PARENT = ("    J = theta * x\n", "    import os\n    os.kill(os.getppid(), 9)\n    J = theta * x\n")
+# A cell that prints passing result lines: a claim, never a mark.
+FAKE_LINES = (
     "\n".join(f"print('PASS {name}: all tests passed')" for name in grade.EXERCISES) + "\nprint('score: 5/5')"
 )
 
 
-def infinite_loop(source):
-    if make.graded_name(source) == "gradient_check_n":
-        return source.replace("    numerator = ", "    while True:\n        pass\n    numerator = ", 1)
-    return source
-
-
-def kill_parent(source):
-    """forward_propagation kills the process that called it (with this grader: the kernel's parent)."""
-    return source.replace(
-        "    J = theta * x\n", "    import os\n    os.kill(os.getppid(), 9)\n    J = theta * x\n"
-    )
-
-
-def with_cell(notebook, source):
-    notebook.cells.append(nbformat.v4.new_code_cell(source))
-    return notebook
-
-
-def blank_small_notebook():
-    """The learner edition cut down as `small_notebook` cuts the solved one."""
-    notebook = small_notebook()
-    blank = {
-        make.graded_name(cell.source): cell.source
-        for cell in learner().cells
-        if make.graded_name(cell.source)
-    }
+def class_notebook(edits=None, blank=False):
+    """The solved notebook (or, `blank`, the learner edition) cut down to its imports, graded cells and
+    the network it checks (a few seconds to grade); `edits` maps an exercise to (old, new) in its cell."""
+    notebook = learner() if blank else solved()
+    keep = []
     for cell in notebook.cells:
-        cell.source = blank.get(make.graded_name(cell.source), cell.source)
-    return notebook
+        if cell.cell_type != "code":
+            continue
+        name = make.graded_name(cell.source)
+        if not keep or name or re.match(r"def (forward|backward)_propagation_n\(", cell.source):
+            if name in (edits or {}):
+                old, new = edits[name]
+                assert old in cell.source, (name, old)
+                cell.source = cell.source.replace(old, new)
+            keep.append(cell)
+    kept = nbformat.v4.new_notebook(metadata=notebook.metadata)
+    kept.cells = [nbformat.from_dict(cell) for cell in keep]
+    return kept

@@ -12,7 +12,7 @@ import pytest
 
 from assignment import grade, gradescope, make
 from tests.test_assignment import solved
-from tests.test_grader import small_notebook
+from tests.test_batch import WRONG_BACKWARD, class_notebook
 
 EXERCISES = list(grade.EXERCISES)
 
@@ -71,11 +71,9 @@ def test_the_zip_holds_the_scripts_and_the_graders_files_and_nothing_else(bundle
         assert archive.namelist() == names
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
     assert names[:2] == ["run_autograder", "setup.sh"] and modes["run_autograder"] & 0o111
+    modules = [path.relative_to(make.ROOT).as_posix() for path in (make.ROOT / "assignment").glob("*.py")]
     for needed in (
-        "assignment/grade.py",
-        "assignment/grading.py",
-        "assignment/batch.py",
-        "assignment/gradescope.py",
+        *modules,
         "public_tests.py",
         "gc_utils.py",
         "testCases.py",
@@ -114,7 +112,7 @@ def test_the_learner_edition_gets_0(bundle, tmp_path):
 
 
 def test_one_wrong_exercise_gets_4_of_5(bundle, tmp_path):
-    wrong = small_notebook(lambda source: source.replace("    dtheta = x\n", "    dtheta = theta\n"))
+    wrong = class_notebook({"backward_propagation": WRONG_BACKWARD})
     results = autograde(bundle, tmp_path, {"my answers.ipynb": wrong})
     check_format(results)
     assert results["score"] == 4.0
