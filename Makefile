@@ -54,9 +54,10 @@ assignment: $(VENV)/installed
 
 # NB=<one file>: that notebook's grade. NB=<folder or quoted glob>: the whole class, JOBS at a time
 # (default: the number of cores), into OUT (default build/grades/): gradebook.csv, feedback/, report.html.
+# GRADE_OPTIONS="--total-timeout 600 ..." go to the grader either way (`python -m assignment.grade --help`).
 grade: $(VENV)/installed
-	@if [ -f "$(NB)" ]; then $(PY) -m assignment.grade "$(NB)"; \
-	else $(PY) -m assignment.batch "$(NB)" $(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)"); fi
+	@if [ -f "$(NB)" ]; then $(PY) -m assignment.grade "$(NB)" $(GRADE_OPTIONS); \
+	else $(PY) -m assignment.batch "$(NB)" $(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)") $(GRADE_OPTIONS); fi
 
 # The Gradescope autograder (setup.sh, run_autograder and the grader's files) in build/autograder.zip.
 autograder: $(VENV)/installed

@@ -61,7 +61,9 @@ NOT_GRADER_DIRS = {"assignment/autograder"}  # the Gradescope scripts
 def main(argv=None, grader=None):
     """Grade the submissions named on the command line; write the output folder; exit 0 when done.
 
-    `grader` ("module:function", default GRADER) is for tests: its keyword options become options here.
+    `grader` ("module:function", default GRADER) is for tests. Each keyword option of the grader
+    with a plain default becomes a flag; any other ``--name value`` is passed as an option too
+    (the sandboxed grader's limits are **kwargs), so GRADE_OPTIONS work as for one notebook.
     """
     grader = grader or GRADER
     parser = argparse.ArgumentParser(prog="python -m assignment.batch", description=__doc__.splitlines()[0])
@@ -88,27 +90,14 @@ def main(argv=None, grader=None):
             )
         else:
             parser.add_argument(flag, type=type(default), default=None, dest=name, help=help)
-    parser.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="any other keyword option of the grader (e.g. wall_seconds=30); VALUE is a Python literal",
-    )
-    args = parser.parse_args(argv)
+    args, others = parser.parse_known_args(argv)
     options = {
         name: getattr(args, name) for name in grader_options(grader) if getattr(args, name) is not None
     }
-    for option in args.option:
-        name, equals, value = option.partition("=")
-        try:
-            options[name.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            equals = ""
-        if not equals or not name.strip().isidentifier():
-            parser.error(
-                f"--option must be NAME=VALUE with VALUE a Python literal (30, 2.5, 'x'), got {option!r}"
-            )
+    try:
+        options.update(_other_options(others))
+    except ValueError as error:
+        parser.error(str(error))
     if args.jobs < 1:
         parser.error(f"--jobs must be a positive integer, got {args.jobs}")
     try:
@@ -446,6 +435,30 @@ def feedback_html(record):
         + "\n".join(rows)
         + "\n</table></body></html>\n"
     )
+
+
+def _other_options(arguments):
+    """{name: value} from ``--name value`` / ``--name=value`` pairs: options the grader takes as **kwargs.
+
+    A value is read as a Python literal (20, 2.5, True), else kept as text. The grader refuses
+    names it does not know.
+    """
+    options = {}
+    arguments = list(arguments)
+    while arguments:
+        flag = arguments.pop(0)
+        name, equals, value = flag.partition("=")
+        if not name.startswith("--") or not name[2:].replace("-", "_").isidentifier():
+            raise ValueError(f"unrecognized argument {flag!r}: give grader options as --name value")
+        if not equals:
+            if not arguments:
+                raise ValueError(f"{flag} needs a value")
+            value = arguments.pop(0)
+        try:
+            options[name[2:].replace("-", "_")] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            options[name[2:].replace("-", "_")] = value
+    return options
 
 
 def load(grader):

@@ -305,6 +305,20 @@ def out_seconds(lines, learner):
     return re.search(rf"^{learner} .* in ([\d.]+) s", "\n".join(lines), re.M).group(1)
 
 
+def test_other_command_line_options_go_to_the_grader_as_literals():
+    assert batch._other_options(["--wall-seconds", "20", "--memory-bytes=2e9", "--mode", "strict"]) == {
+        "wall_seconds": 20,
+        "memory_bytes": 2e9,
+        "mode": "strict",
+    }
+    with pytest.raises(
+        ValueError, match="unrecognized argument 'stray': give grader options as --name value"
+    ):
+        batch._other_options(["stray"])
+    with pytest.raises(ValueError, match="--wall-seconds needs a value"):
+        batch._other_options(["--wall-seconds"])
+
+
 @pytest.mark.parametrize("jobs", [0, -1, 1.5])
 def test_jobs_must_be_a_positive_integer(tmp_path, jobs):
     with pytest.raises(ValueError, match="`jobs` must be a positive integer"):
