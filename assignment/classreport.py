@@ -15,6 +15,8 @@ import textwrap
 
 import matplotlib
 
+import public_tests
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the non-interactive backend)
 
@@ -35,14 +37,24 @@ _CALL = re.compile(r"^\w+\([^()]*\)[^:]*: ")
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?"
 _SHOWN_VALUE = re.compile(rf"\b(expected(?: difference)?|got) {_NUMBER}")
 _NUMERIC_ASIDE = re.compile(r" ?\([^()]*\d[^()]*\)")
+_FINAL_ASIDE = re.compile(r" \([^()]*\)$")
+# The mistakes the public tests name, longest first (public_tests keeps them as data in MESSAGES:
+# exercise -> {mistake: message}; a version without it leaves the hint sentences to find them).
+KNOWN_MISTAKES = sorted(
+    {message for table in getattr(public_tests, "MESSAGES", {}).values() for message in table.values()},
+    key=len,
+    reverse=True,
+)
 
 
-def mistake_label(diagnosis):
+def mistake_label(diagnosis, known=KNOWN_MISTAKES):
     """The part of a diagnosis that names the mistake, the same for every learner who made it.
 
-    The hint sentence after the values shown if there is one (else the diagnosis without its
-    leading call), cut to its first clause; asides in parentheses that hold numbers dropped,
-    and the values after "expected" and "got" replaced by "...".
+    A known mistake's message (`known`) if the diagnosis holds one, as a public or a hidden case
+    may; else the hint sentence after the values shown if there is one, else the diagnosis
+    without its leading call. That text is cut to its first clause; asides in parentheses that
+    hold numbers, and one that ends it, are dropped, and the values after "expected" and "got"
+    are replaced by "...".
 
     Examples
     --------
@@ -54,13 +66,16 @@ def mistake_label(diagnosis):
     'wrong result (expected ..., got ...)'
     """
     hint = _HINT.search(diagnosis)
-    text = diagnosis[hint.end() :] if hint else _CALL.sub("", diagnosis, count=1)
+    text = next((message for message in known if message in diagnosis), None)
+    if text is None:
+        text = diagnosis[hint.end() :] if hint else _CALL.sub("", diagnosis, count=1)
     clause, colon, _ = text.partition(": ")
     if colon and len(clause) >= 20:  # a short head ("not graded") says too little on its own
         text = clause
     text = re.split(r"\.\s", text, maxsplit=1)[0]
     while _NUMERIC_ASIDE.search(text):  # innermost first: "(... as with range(n - 1))"
         text = _NUMERIC_ASIDE.sub("", text)
+    text = _FINAL_ASIDE.sub("", text.rstrip(". "))
     text = " ".join(text.split()).rstrip(".")
     text = _SHOWN_VALUE.sub(lambda match: f"{match[1]} ...", text)
     if text.startswith("expected ..."):  # the values alone: a test that names no mistake for them
@@ -103,9 +118,14 @@ def summarize(records, exercises):
             (record["file"], record["reason"]) for record in records if record["status"] != "graded"
         ],
         "notes": collections.Counter(  # what the grader says of its grading, e.g. the isolation in effect
-            f"{name}: {value}" for record in graded for name, value in record.get("notes", {}).items()
+            line for record in graded for line in note_lines(record.get("notes", {}))
         ),
     }
+
+
+def note_lines(notes):
+    """Lines "name: value" for a record's notes (the grade's extra fields), the name said once."""
+    return [value if value.startswith(f"{name}:") else f"{name}: {value}" for name, value in notes.items()]
 
 
 def figures(summary):

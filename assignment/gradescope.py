@@ -16,7 +16,7 @@ import pathlib
 import sys
 import zipfile
 
-from assignment import batch, grade
+from assignment import batch, classreport, grade
 from assignment.make import LEARNER, ROOT, SOLVED
 
 SCRIPTS = ROOT / "assignment" / "autograder"  # setup.sh and run_autograder, placed at the zip's root
@@ -131,7 +131,7 @@ def results_json(record):
     ]
     lines = [f"score: {record['score']}/{len(tests)}"]
     lines += [record["reason"]] if record.get("reason") else []
-    lines += [f"{name}: {value}" for name, value in record.get("notes", {}).items()]  # e.g. the isolation
+    lines += classreport.note_lines(record.get("notes", {}))  # e.g. the isolation in effect
     summary = "\n".join(lines)
     return {"score": float(record["score"]), "output": summary, "visibility": "visible", "tests": tests}
 

@@ -279,6 +279,50 @@ def test_the_report_counts_learners_per_mistake(tmp_path, log):
     assert f"<td>second</td><td>{label}</td><td>3</td>" in report
 
 
+ONE_SIDED = (
+    "gradapprox looks like a one-sided difference (J_plus - J) / epsilon: use theta_plus (steps 1.1 to 1.5)"
+)
+
+
+@pytest.mark.parametrize(
+    "diagnosis, label",
+    [
+        (
+            "gradient_check(x=2, theta=1.5, epsilon=0.01): expected difference 7.4e-06, got 0.00333. "
+            + ONE_SIDED,
+            "gradapprox looks like a one-sided difference (J_plus - J) / epsilon",
+        ),
+        (
+            "gradient_check gives a wrong result on one of the grader's hidden cases (other x, theta and "
+            "epsilon than the public tests'). " + ONE_SIDED,
+            "gradapprox looks like a one-sided difference (J_plus - J) / epsilon",
+        ),
+        (
+            "gradient_check_n(..., epsilon=1e-07) on a 4x5x3x1 network: expected difference 0.285093, got "
+            "0.286516. the loop skips the last entry (gradapprox[num_parameters - 1] stays 0, as with "
+            "range(num_parameters - 1)): loop over every i",
+            "the loop skips the last entry",
+        ),
+        ("forward_propagation(x=2, theta=4): expected 8, got 6", "wrong result (expected ..., got ...)"),
+        (
+            "forward_propagation is not implemented yet: it returned None. Write your code between ...",
+            "forward_propagation is not implemented yet",
+        ),
+        (
+            "forward_propagation raised ValueError on one of the grader's hidden cases (other x and theta "
+            "than the public tests')",
+            "forward_propagation raised ValueError on one of the grader's hidden cases",
+        ),
+        (
+            "the grading did not finish within 60 s and was interrupted (an infinite loop?)",
+            "the grading did not finish within 60 s and was interrupted",
+        ),
+    ],
+)
+def test_a_mistake_gets_the_same_label_whoever_made_it_and_wherever(diagnosis, label):
+    assert classreport.mistake_label(diagnosis, known=[ONE_SIDED]) == label
+
+
 def test_the_command_line_takes_a_glob_and_passes_grader_options(tmp_path, log, capsys):
     folder = tmp_path / "my class"
     folder.mkdir()
