@@ -48,7 +48,8 @@ figures: $(VENV)/installed
 	$(PY) images/make_figures.py
 
 # The learner edition, made from the solved notebook by code (assignment/make.py), written with
-# the modules and images it needs beside it; `make grade NB=...` scores a notebook (exit 0 only at 5/5).
+# the modules and images it needs beside it; `make grade NB=...` scores a notebook (exit 0 only at 5/5;
+# GRADE_OPTIONS="--wall-seconds 20 ..." passes limits, see `python -m assignment.grade --help`).
 assignment: $(VENV)/installed
 	$(PY) -m assignment.make $(NB) build/Gradient_Checking_assignment.ipynb
 

@@ -159,7 +159,11 @@ def support_files(root=ROOT):
 
 
 def copy_support_files(destination, root=ROOT):
-    """Copy `support_files()` into the directory `destination` (created if needed)."""
+    """Copy `support_files()` into the directory `destination` (created if needed).
+
+    A module's data file, ``name.json`` beside ``name.py`` (public_tests.json: the public cases),
+    ships with it.
+    """
     destination = pathlib.Path(destination)
     destination.mkdir(parents=True, exist_ok=True)
     for path in support_files(root):
@@ -167,7 +171,9 @@ def copy_support_files(destination, root=ROOT):
             shutil.copytree(path, destination / path.name, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__"))
         else:
-            shutil.copy2(path, destination / path.name)
+            for file in (path, path.with_suffix(".json")):
+                if file.is_file():
+                    shutil.copy2(file, destination / file.name)
 
 
 def main(argv=None):
