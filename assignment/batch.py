@@ -274,8 +274,10 @@ def grade_file(path, options, grader=GRADER, exercises=None, stop=None):
     exercises = list(exercises or importlib.import_module(grader.split(":")[0]).EXERCISES)
     watchdog = max(WATCHDOG_SECONDS, options.get("total_timeout", 0) + WATCHDOG_SECONDS / 3)
     context = multiprocessing.get_context("forkserver")
-    # The server imports the grader once (nbformat alone takes ~1.5 s); each child is a fork of it.
-    context.set_forkserver_preload([grader.partition(":")[0]])
+    # The server imports the grader and this module once (nbformat alone takes ~1.5 s); each child is
+    # a fork of it. Python 3.11 re-imports the main module in every child (`python -m assignment.batch`
+    # runs this one as __main__): with its imports preloaded, that costs nothing.
+    context.set_forkserver_preload([grader.partition(":")[0], __spec__.name if __spec__ else __name__])
     receiver, sender = context.Pipe(duplex=False)
     started = time.monotonic()
     child = context.Process(target=_child, args=(grader, str(path), options, sender), daemon=True)

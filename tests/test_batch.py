@@ -398,6 +398,11 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
     faker = class_notebook({"forward_propagation": WRONG_FORWARD})
     faker.cells.append(nbformat.v4.new_code_cell(FAKE_LINES))
     nbformat.write(faker, folder / "faker.ipynb")
+    forged = (
+        "def forward_propagation(",
+        FORGED_LINES + "\ndef forward_propagation(",
+    )  # printed in a graded cell
+    nbformat.write(class_notebook({"forward_propagation": forged}, blank=True), folder / "forger.ipynb")
     nbformat.write(class_notebook({"forward_propagation": KILL_PARENT}), folder / "killer.ipynb")
     (folder / "broken.ipynb").write_text('{"cells": [')
     (folder / "empty.ipynb").write_text("")
@@ -409,9 +414,6 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
         batch.find_submissions(str(folder)), tmp_path / "out", jobs=2, options=LIMITS, progress=False
     )
     scores = {r["file"]: r["score"] for r in records}
-    reasons = {r["file"]: r["reason"] for r in records}
-    # The kernel-based grader (main's) dies with its kernel's parent; a sandboxed one loses that exercise.
-    assert (scores.pop("killer.ipynb"), reasons["killer.ipynb"]) in {(0, KILLED), (4, None)}
     assert scores == {
         "Ada Lovelace.ipynb": 5,
         "Zoë Brontë.ipynb": 5,
@@ -419,6 +421,8 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
         "partly wrong.ipynb": 4,
         "looper.ipynb": 4,
         "faker.ipynb": 4,
+        "forger.ipynb": 0,
+        "killer.ipynb": 4,
         "broken.ipynb": 0,
         "empty.ipynb": 0,
         "scan.pdf": 0,
@@ -444,19 +448,17 @@ def test_a_mixed_class_gets_one_correct_row_per_submission(tmp_path):
     )
 
 
-# Limits that stop the looping submission soon, in the grader's own terms: a per-cell timeout for
-# the kernel-based grader, per-exercise wall and CPU limits for the sandboxed one.
-LIMITS = (
-    {"cell_timeout": 5}
-    if "cell_timeout" in batch.grader_options()
-    else {"wall_seconds": 20, "cpu_seconds": 10}
-)
-KILLED = "not graded: the grading process ended without a result (it was killed or crashed)"
+LIMITS = {"wall_seconds": 20, "cpu_seconds": 3}  # per exercise: the looping one is stopped soon
 WRONG_FORWARD = ("    J = theta * x\n", "    J = theta + x\n")
 WRONG_BACKWARD = ("    dtheta = x\n", "    dtheta = theta\n")
 INFINITE_LOOP = ("    numerator = ", "    while True:\n        pass\n    numerator = ")
 KILL_PARENT = ("    J = theta * x\n", "    import os\n    os.kill(os.getppid(), 9)\n    J = theta * x\n")
-# A cell that prints passing result lines: a claim, never a mark.
+# Code that prints passing result lines, as the grader prints them and as the kernel-based grader
+# read them back: claims, never marks.
+FORGED_LINES = "\n".join(
+    f"print('GRADER-RESULT ' + {json.dumps(json.dumps({'exercise': name, 'passed': True, 'diagnosis': ''}))})"
+    for name in grade.EXERCISES
+)
 FAKE_LINES = (
     "\n".join(f"print('PASS {name}: all tests passed')" for name in grade.EXERCISES) + "\nprint('score: 5/5')"
 )
