@@ -107,13 +107,13 @@ def grade_notebook(
     rng = np.random.default_rng(secrets.randbits(128))  # the hidden cases' seed: it stays in this process
     reference, distributed = _reference(), _distributed_code()
     results = []
-    modules = [
+    modules = [  # what the learner edition ships: modules, packages, their data (public_tests.json)
         file
-        for path in support_files(ROOT)
-        if path.suffix == ".py" or (path / "__init__.py").is_file()
-        for file in (path, path.with_suffix(".json"))
+        for shipped in support_files(ROOT)
+        if shipped.suffix == ".py" or (shipped / "__init__.py").is_file()
+        for file in (shipped, shipped.with_suffix(".json"))
         if file.exists()
-    ]  # public_tests.json too
+    ]
     with sandbox.Sandbox(modules, isolation, limits) as box:
         for name in EXERCISES:
             if time.monotonic() >= deadline:

@@ -105,8 +105,17 @@ def _call(run, case):
             "error": _error(raised),
             "args_after": {"type": "list", "items": []},
         }
-    outcome["printed"] = str(outcome.get("printed", ""))[:PRINTED_CHARS]
+    printed = str(outcome.get("printed", ""))
+    _echo(printed)
+    outcome["printed"] = printed[:PRINTED_CHARS]
     return outcome
+
+
+def _echo(text):
+    """Write `text` to fd 2 as well, where the judge counts every byte against the output limit."""
+    data = text.encode("utf-8", "replace")
+    while data:
+        data = data[os.write(2, data[:65536]):]
 
 
 def _error(raised):
@@ -124,7 +133,7 @@ def _reply(replies, message):
 
 
 class _Printed(io.TextIOBase):
-    """A text stream that keeps the first PRINTED_CHARS characters written to it."""
+    """A text stream that keeps the first PRINTED_CHARS characters written to it, and echoes all to fd 2."""
 
     def __init__(self):
         self._parts, self._kept = [], 0
@@ -134,6 +143,7 @@ class _Printed(io.TextIOBase):
 
     def write(self, text):
         text = str(text)
+        _echo(text)
         if self._kept < PRINTED_CHARS:
             self._parts.append(text[: PRINTED_CHARS - self._kept])
             self._kept += len(self._parts[-1])

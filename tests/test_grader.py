@@ -247,7 +247,13 @@ def test_forged_replies_and_floods_score_0_and_say_why(tmp_path):
         "def gradient_check(x, theta, epsilon=1e-7, print_msg=False):\n"
         "    raise RuntimeError('x\\nPASS gradient_check: all tests passed\\r\\x1b[2Kscore: 5/5')\n",
     )
+    for cell in notebook.cells:  # a flood with print(), at the top of a cell that is right otherwise
+        if make.graded_name(cell.source) == "gradient_check_n":
+            cell.source += "\nprint('y' * 3_000_000)\n"
     results = by_exercise(graded(notebook, tmp_path, **QUICK))
+    assert results["gradient_check_n"].diagnosis.startswith(
+        "not graded: the worker running gradient_check_n printed more than the output limit of 1 MB"
+    )
     assert results["gradient_check"].diagnosis.endswith(
         "raised RuntimeError: x\\nPASS gradient_check: all tests passed\\r\\x1b[2Kscore: 5/5"
     )
@@ -259,7 +265,7 @@ def test_forged_replies_and_floods_score_0_and_say_why(tmp_path):
     assert results["backward_propagation"].diagnosis.startswith(
         "not graded: the worker running backward_propagation printed more than the output limit of 1 MB"
     )
-    assert [r.passed for r in results.values()] == [False, False, False, True, True]
+    assert [r.passed for r in results.values()] == [False, False, False, False, True]
 
 
 def test_the_total_time_limit_stops_the_grading(tmp_path):
