@@ -439,6 +439,25 @@ def feedback_html(record):
     )
 
 
+def zero_results(exercises, reason):
+    """Results of a submission that could not be graded: 0 on every exercise, each with `reason`."""
+    results = [{"exercise": name, "passed": False, "diagnosis": reason} for name in exercises]
+    return {"results": results, "score": 0, "out_of": len(results), "notes": {}}
+
+
+def write_atomically(path, text):
+    """Write `text` to `path` through a temporary file beside it, so that no reader sees half of it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def load(grader):
+    """The function named by "module:function"."""
+    module, _, function = grader.partition(":")
+    return getattr(importlib.import_module(module), function)
+
+
 def _other_options(arguments):
     """{name: value} from ``--name value`` / ``--name=value`` pairs: options the grader takes as **kwargs.
 
@@ -461,12 +480,6 @@ def _other_options(arguments):
         except (ValueError, SyntaxError):
             options[name[2:].replace("-", "_")] = value
     return options
-
-
-def load(grader):
-    """The function named by "module:function"."""
-    module, _, function = grader.partition(":")
-    return getattr(importlib.import_module(module), function)
 
 
 def _child(grader, path, options, sender):
@@ -528,12 +541,6 @@ def _validated(payload, exercises):
     }
 
 
-def zero_results(exercises, reason):
-    """Results of a submission that could not be graded: 0 on every exercise, each with `reason`."""
-    results = [{"exercise": name, "passed": False, "diagnosis": reason} for name in exercises]
-    return {"results": results, "score": 0, "out_of": len(results), "notes": {}}
-
-
 def _rejected(learner, path, exercises, reason):
     """The record of a submission rejected before grading."""
     return dict(
@@ -590,13 +597,6 @@ def _clip(text):
 
 def _cell(text):
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def write_atomically(path, text):
-    """Write `text` to `path` through a temporary file beside it, so that no reader sees half of it."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 if __name__ == "__main__":
