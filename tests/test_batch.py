@@ -171,7 +171,8 @@ def test_other_grader_options_grade_again(tmp_path, log):
     assert calls(log) == ["a.ipynb", "a.ipynb"]
 
 
-def test_an_interrupted_batch_finishes_the_rest_on_rerun(tmp_path, log):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+def test_an_interrupted_batch_finishes_the_rest_on_rerun(tmp_path, log, stop):
     folder = tmp_path / "class"
     folder.mkdir()
     fake_notebook(folder / "fast.ipynb", log, passed=["first"])
@@ -190,9 +191,10 @@ def test_an_interrupted_batch_finishes_the_rest_on_rerun(tmp_path, log):
     while not (out / "results" / "fast.json").exists() or len(log.read_text().splitlines()) < 3:
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)  # no cleanup runs in the batch
-    process.wait()
+    os.killpg(process.pid, stop)  # SIGKILL: no cleanup runs in the batch; SIGINT: as Ctrl-C in a terminal
+    process.wait(timeout=30)  # on Ctrl-C the batch stops its gradings at once, it does not wait for them
     assert (out / "results" / "fast.json").exists() and not (out / "gradebook.csv").exists()
+    assert not (out / "results" / "slow1.json").exists() and not (out / "results" / "slow2.json").exists()
     children = [int(line.split()[-1]) for line in log.read_text().splitlines() if line.startswith("slow")]
     assert len(children) == 2 and all(gone(pid, within=10) for pid in children)  # they ended with the batch
     for name in ("slow1", "slow2"):
