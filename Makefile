@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 NB := Gradient_Checking.ipynb
 NBVAL := $(PY) -m pytest --nbval --nbval-current-env
 
-.PHONY: test lint run lab bench figures clean assignment grade
+.PHONY: test lint run lab bench figures clean assignment grade autograder
 
 $(VENV)/installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,7 @@ lab: $(VENV)/installed
 
 bench: $(VENV)/installed
 	$(PY) bench/bench.py
+	$(PY) bench/bench_grading.py
 
 figures: $(VENV)/installed
 	$(PY) images/make_figures.py
@@ -60,8 +61,16 @@ figures: $(VENV)/installed
 assignment: $(VENV)/installed
 	$(PY) -m assignment.make $(NB) build/Gradient_Checking_assignment.ipynb
 
+# NB=<one file>: that notebook's grade. NB=<folder or quoted glob>: the whole class, JOBS at a time
+# (default: the number of cores), into OUT (default build/grades/): gradebook.csv, feedback/, report.html.
+# GRADE_OPTIONS="--total-timeout 600 ..." go to the grader either way (`python -m assignment.grade --help`).
 grade: $(VENV)/installed
-	$(PY) -m assignment.grade $(NB) $(GRADE_OPTIONS)
+	@if [ -f "$(NB)" ]; then $(PY) -m assignment.grade "$(NB)" $(GRADE_OPTIONS); \
+	else $(PY) -m assignment.batch "$(NB)" $(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)") $(GRADE_OPTIONS); fi
+
+# The Gradescope autograder (setup.sh, run_autograder and the grader's files) in build/autograder.zip.
+autograder: $(VENV)/installed
+	$(PY) -m assignment.gradescope build build/autograder.zip
 
 clean:
 	rm -rf build $(VENV)
