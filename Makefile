@@ -16,17 +16,19 @@ $(VENV)/installed: requirements.txt
 lint: $(VENV)/installed
 	$(PY) -m ruff check .
 
-# The checker computes in float64 alone: on a simulated platform whose np.longdouble is
-# float64 (Windows, Apple silicon) only what touches np.longdouble runs again (the arrays it
-# refuses or accepts, and the test that the reports match word for word on both platforms).
-PLATFORM_TESTS := tests/test_check_gradients.py tests/test_properties.py -k "longdouble or platform"
+# The checker's own suites (unit, stage, property, model families, layers, gc_utils), which run a
+# second time below on a simulated platform whose np.longdouble is float64 (Windows, Apple
+# silicon). The checker computes in float64 alone, so they must give the same results there.
+CHECKER_TESTS := tests/test_check_gradients.py tests/test_estimate.py tests/test_evaluate.py \
+	tests/test_methods.py tests/test_judge.py tests/test_explain.py tests/test_properties.py \
+	tests/test_families.py tests/test_vjp.py tests/test_gc_utils.py
 
-# Unit tests, public-test checks and the stored notebook; the platform tests again with
-# np.longdouble = float64; the notebook again on the Prescott OpenBLAS kernel: its outputs
-# must not depend on the CPU's BLAS kernel.
+# Unit tests, public-test checks, the grader's attacks and the stored notebook; the checker's
+# suites again with np.longdouble = float64; the notebook again on the Prescott OpenBLAS kernel:
+# its outputs must not depend on the CPU's BLAS kernel.
 test: lint
 	$(NBVAL) tests $(NB)
-	GRADCHECK_FLOAT64_LONGDOUBLE=1 $(PY) -m pytest $(PLATFORM_TESTS)
+	GRADCHECK_FLOAT64_LONGDOUBLE=1 $(PY) -m pytest $(CHECKER_TESTS)
 	OPENBLAS_CORETYPE=Prescott $(NBVAL) $(NB)
 
 # The kernel talks to nbconvert over IPC (Unix sockets in Jupyter's runtime directory) instead of
