@@ -58,14 +58,13 @@ figures: $(VENV)/installed
 	$(PY) images/make_figures.py
 
 # The learner edition, made from the solved notebook by code (assignment/make.py), written with
-# the modules and images it needs beside it; `make grade NB=...` scores a notebook (exit 0 only at 5/5;
-# GRADE_OPTIONS="--wall-seconds 20 ..." passes limits, see `python -m assignment.grade --help`).
+# the modules and images it needs beside it.
 assignment: $(VENV)/installed
 	$(PY) -m assignment.make $(NB) build/Gradient_Checking_assignment.ipynb
 
-# NB=<one file>: that notebook's grade. NB=<folder or quoted glob>: the whole class, JOBS at a time
+# NB=<one file>: that notebook's grade (exit 0 only at 5/5). NB=<folder or quoted glob>: the whole class, JOBS at a time
 # (default: the number of cores), into OUT (default build/grades/): gradebook.csv, feedback/, report.html.
-# GRADE_OPTIONS="--total-timeout 600 ..." go to the grader either way (`python -m assignment.grade --help`).
+# GRADE_OPTIONS="--wall-seconds 20 ..." (limits) go to the grader either way (`python -m assignment.grade --help`).
 grade: $(VENV)/installed
 	@if [ -f "$(NB)" ]; then $(PY) -m assignment.grade "$(NB)" $(GRADE_OPTIONS); \
 	else $(PY) -m assignment.batch "$(NB)" $(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)") $(GRADE_OPTIONS); fi
