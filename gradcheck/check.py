@@ -5,10 +5,11 @@ import warnings
 import numpy as np
 
 from gradcheck import estimate, explain, inputs, judge
-from gradcheck.evaluate import Evaluator, GlobalRandom
+from gradcheck.evaluate import Evaluator, GlobalRandom, Points
 from gradcheck.methods import (
     CENTRAL,
     COMPLEX,
+    Directions,
     Evidence,
     Items,
     Site,
@@ -17,6 +18,7 @@ from gradcheck.methods import (
     measure,
     probe,
     tensor_steps,
+    unit_direction,
 )
 from gradcheck.report import GradientCheckReport, ParameterResult
 from gradcheck.tolerances import CONFIRM_STEPS, DIRECTIONS, MAX_FOUND, SETTLE_MAX_N, THRESHOLD
@@ -29,10 +31,12 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     Parameters
     ----------
     cost_fn : callable
-        ``cost_fn(parameters) -> float``. It gets a fresh dict of arrays of its own at every
-        call, so it may keep or write them. A cost written with ``@`` and ``axis=-1``
-        reductions may also take every parameter stacked as (B, *shape) and return (B,);
-        see `batched`. An int, a bool or a tuple such as ``(cost, cache)`` is refused.
+        ``cost_fn(parameters) -> float``. It gets a fresh dict at every call: the tensors the
+        point moves are arrays of its own, the others read-only views that stay unchanged,
+        so it may keep them all. A cost that writes into its arguments is seen to (NumPy
+        refuses the write) and from then on gets copies of its own. A cost written with ``@``
+        and ``axis=-1`` reductions may also take every parameter stacked as (B, *shape) and
+        return (B,); see `batched`. An int, a bool or a tuple such as ``(cost, cache)`` is refused.
     parameters : dict of str -> ndarray of float64
         Any names, shapes and sizes; never modified. Inputs such as ``"X"`` are just more
         entries: their gradient ``"dX"`` is checked like any other. float16/float32 (their
@@ -127,7 +131,7 @@ def _check(problem, evaluator):
     """One check, top to bottom: every evaluation of the cost happens here or in `measure`."""
     layout, threshold = problem.layout, problem.threshold
     rng = np.random.default_rng(problem.seed)
-    J0 = evaluator.single(problem.theta0.copy())  # the cost may write into its arguments
+    J0 = evaluator.costs(Points(problem.theta0, np.zeros(1)))[0]
     if not np.isfinite(J0):
         return _early(problem, evaluator, f"the cost at `parameters` is {float(J0)}, so no "
                       "derivative can be estimated")
@@ -205,68 +209,63 @@ def _complex_unsafe(problem, site, noise_probe, est, h_central):
         return unsafe
     if judge.agrees(est.D @ v, np.abs(est.unc) @ np.abs(v), noise_probe.along):
         return unsafe
-    V = np.zeros((layout.count, layout.n))
-    for t, (_, _, a, b) in enumerate(layout.slices):
-        V[t, a:b] = v[a:b]
+    V = Directions(layout.starts, tuple(v[a:b] for _, _, a, b in layout.slices))
     step = float(np.median(h_central / np.maximum(1.0, np.abs(problem.theta0))))
     again = [measure(site, CENTRAL, Items(directions=V), np.full(layout.count, step * factor))
              for factor in (1.0, *CONFIRM_STEPS)]
-    return judge.complex_unsafe(V @ est.D, np.abs(V) @ np.abs(est.unc), again)
+    return judge.complex_unsafe(V.dot(est.D), V.magnitude().dot(np.abs(est.unc)), again)
 
 
 def _directions(problem, site, rng):
-    """DIRECTIONS random unit directions per tensor, measured by the problem's method; a
-    tensor whose directions cross a kink is split until each kink sits on a single entry."""
+    """DIRECTIONS random unit directions per tensor (`unit_direction`), measured by the
+    problem's method; a tensor whose directions cross a kink is split until each kink sits
+    on a single entry."""
     method, layout = problem.method, problem.layout
     factor = site.noise.step_factor(method.order)
     h = tensor_steps(problem.theta0, layout, method, problem.epsilon, factor)
-    V = np.zeros((DIRECTIONS * layout.count, layout.n))
-    for t, (_, _, a, b) in enumerate(layout.slices):
-        block = rng.standard_normal((DIRECTIONS, b - a)) if b - a > 1 else np.ones((DIRECTIONS, 1))
-        # unit rows, within the tensor (V is 0 elsewhere)
-        V[t * DIRECTIONS:(t + 1) * DIRECTIONS, a:b] = \
-            block / np.linalg.norm(block, axis=1, keepdims=True)
-    owner, along = np.repeat(np.arange(layout.count), DIRECTIONS), V @ problem.grad
+    owner = np.repeat(np.arange(layout.count), DIRECTIONS)
+    V = Directions(layout.starts[owner], tuple(unit_direction(rng, b - a) for _, _, a, b in
+                                               layout.slices for _ in range(DIRECTIONS)))
+    along = V.dot(problem.grad)
     est = measure(site, method, Items(directions=V), h[owner], settle=(along, problem.threshold))
     kinked = np.unique(owner[est.kink]).tolist()
     if kinked:
-        keep = ~np.isin(owner, kinked)  # replaced by the directions that isolate their kinks
+        keep = np.flatnonzero(~np.isin(owner, kinked))  # replaced by directions isolating kinks
         extra = [_isolate(problem, site, rng, t, h[t]) for t in kinked]
-        extra_V = np.concatenate(extra)
+        extra_V = Directions.joined(extra)
         extra_owner = np.repeat(kinked, [len(rows) for rows in extra])
         extra_est = measure(site, method, Items(directions=extra_V), h[extra_owner],
-                            settle=(extra_V @ problem.grad, problem.threshold))
+                            settle=(extra_V.dot(problem.grad), problem.threshold))
         est = type(est)(*(np.concatenate([x[keep], y]) for x, y in zip(est, extra_est, strict=True)))
-        V, owner = np.concatenate([V[keep], extra_V]), np.concatenate([owner[keep], extra_owner])
-        along = V @ problem.grad
-    # a direction along one entry is that entry (its kink can be judged), else -1
-    support = V != 0
-    entry = np.where(support.sum(axis=1) == 1, np.argmax(support, axis=1), -1)
-    return Evidence(along, est, owner, entry, Items(directions=V), method, h[owner],
+        V, owner = Directions.joined([V.take(keep), extra_V]), np.concatenate([owner[keep],
+                                                                               extra_owner])
+        along = V.dot(problem.grad)
+    # a direction along one entry is that entry (its kink can be judged)
+    return Evidence(along, est, owner, V.entry(), Items(directions=V), method, h[owner],
                     problem.epsilon or method.step * factor, np.zeros(layout.count, bool),
                     cross=None if method.imaginary else
                     tensor_steps(problem.theta0, layout, COMPLEX, None)[owner])
 
 
 def _isolate(problem, site, rng, t, h):
-    """Directions (rows) that cover tensor t with every kink on a single entry: sets whose
-    random direction crosses a kink are halved, O(k log n) evaluations for k kinks. Stops
-    after MAX_FOUND kinks; the sets left then are returned as they are (never accepted at a
+    """`Directions` that cover tensor t with every kink on a single entry: runs whose random
+    direction crosses a kink are halved, O(k log n) evaluations for k kinks. Stops after
+    MAX_FOUND kinks; the runs left then are returned as they are (never accepted at a
     kink)."""
     layout = problem.layout
-    frontier = [np.arange(layout.starts[t], layout.stops[t])]
-    rows, kinks = [], 0
+    frontier = [(layout.starts[t], layout.stops[t])]
+    kept, kinks = [], 0
     while frontier:
-        children, V = halves(frontier, rng, layout.n)
+        children, V = halves(frontier, rng)
         est = measure(site, problem.method, Items(directions=V), np.full(len(children), h))
         frontier = []
-        for child, row, kinked in zip(children, V, est.kink.tolist(), strict=True):
-            if kinked and len(child) > 1 and kinks < MAX_FOUND:
-                frontier.append(child)
+        for i, ((a, b), kinked) in enumerate(zip(children, est.kink.tolist(), strict=True)):
+            if kinked and b - a > 1 and kinks < MAX_FOUND:
+                frontier.append((a, b))
             else:
-                rows.append(row)
+                kept.append(V.take([i]))
                 kinks += kinked
-    return np.array(rows)
+    return Directions.joined(kept)
 
 
 def _bisect(problem, site, rng, t, h):
@@ -282,18 +281,18 @@ def _bisect(problem, site, rng, t, h):
         False when the search stopped at MAX_FOUND.
     """
     layout = problem.layout
-    frontier, found, complete = [np.arange(layout.starts[t], layout.stops[t])], [], True
+    frontier, found, complete = [(layout.starts[t], layout.stops[t])], [], True
     while frontier:
-        children, V = halves(frontier, rng, layout.n)
+        children, V = halves(frontier, rng)
         est = measure(site, problem.method, Items(directions=V), np.full(len(children), h))
-        along = V @ problem.grad
+        along = V.dot(problem.grad)
         bad = judge.disagreeing(along, est, problem.threshold) & ~est.kink
         frontier = []
         for child, is_bad, kinked, gj, dj in zip(children, bad.tolist(), est.kink.tolist(),
                                                  along.tolist(), est.D.tolist(), strict=True):
-            if is_bad and len(child) == 1:
+            if is_bad and child[1] - child[0] == 1:
                 found.append((int(child[0]), gj, dj))
-            elif (is_bad or kinked) and len(child) > 1:  # a kink can hide a wrong entry
+            elif (is_bad or kinked) and child[1] - child[0] > 1:  # a kink can hide a wrong entry
                 frontier.append(child)
         room = MAX_FOUND - len(found)
         if len(frontier) > room:

@@ -6,52 +6,65 @@ from gradcheck.tolerances import BATCH_BYTES, BATCH_RTOL
 
 
 class Points:
-    """k points ``base + steps[j] * e_axes[j]`` (axis steps) or ``base + steps[j] *
-    directions[which[j]]`` (rows of `directions` (r, n); `which` defaults to j), written on
-    demand so that none is stored whole.
+    """k points ``base + steps[j] * e_axes[j]`` (axis steps), ``base + steps[j] *
+    directions[which[j]]`` (`directions` a `methods.Directions`; `which` defaults to j), or
+    ``base`` itself (neither), written on demand so that none is stored whole.
 
-    `steps` may be complex (imaginary) for the complex step; `base` (n,) is never written.
+    `steps` may be complex (imaginary) for the complex step. `base` (n,) is never written:
+    the cost gets read-only views of it for the tensors a point does not move (`shared`);
+    an owner that is read-only itself keeps them from being made writeable.
     """
 
     def __init__(self, base, steps, axes=None, directions=None, which=None):
         self.base, self.steps, self.axes, self.directions = base, steps, axes, directions
-        self.which = np.arange(len(steps)) if which is None and axes is None else which
+        self.which = np.arange(len(steps)) if which is None and directions is not None else which
+        self.shared = base.view()
+        self.shared.flags.writeable = False
         if directions is not None:
-            # each direction's nonzero span: a direction within one tensor writes only there
-            nonzero = directions != 0
-            self.first = np.argmax(nonzero, axis=1)
-            self.stop = directions.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+            self.first, self.stop = directions.start.tolist(), directions.stop.tolist()
 
     def __len__(self):
         return len(self.steps)
 
+    def span(self, j):
+        """The run of entries a..b-1 that point j moves off `base` (empty for a zero step)."""
+        if self.steps[j] == 0 or (self.axes is None and self.directions is None):
+            return 0, 0
+        if self.axes is not None:
+            a = int(self.axes[j])
+            return a, a + 1
+        w = self.which[j]
+        return self.first[w], self.stop[w]
+
+    def write(self, j, lo, hi, out):
+        """Write entries lo..hi-1 of point j, a run that holds its `span`, into `out`."""
+        a, b = self.span(j)
+        base = self.base
+        out[:max(a - lo, 0)], out[b - lo:] = base[lo:max(a, lo)], base[max(b, lo):hi]
+        if a == b:
+            return
+        if self.axes is not None:
+            out[a - lo] = base[a] + self.steps[j]
+            return
+        # in place: a temporary as large as a big tensor would cost a fresh allocation
+        run = np.multiply(self.directions.rows[self.which[j]], self.steps[j], out=out[a - lo:b - lo])
+        run += base[a:b]
+
     def fill(self, start, stop, out):
         """Write points start..stop-1 into the rows of `out` (stop - start, n)."""
+        if self.axes is None:
+            for row, j in zip(out, range(start, stop), strict=True):
+                self.write(j, 0, len(self.base), row)
+            return
         out[:] = self.base
-        if self.axes is not None:
-            out[np.arange(stop - start), self.axes[start:stop]] += self.steps[start:stop]
-        else:
-            out += self.steps[start:stop, None] * self.directions[self.which[start:stop]]
-
-    def point(self, j, dtype):
-        """Point j as a fresh array (n,) of its own."""
-        if self.axes is not None:
-            out = self.base.astype(dtype, copy=True)
-            out[self.axes[j]] += self.steps[j]
-            return out
-        w = self.which[j]
-        a, b = self.first[w], self.stop[w]
-        out = np.empty(len(self.base), np.result_type(dtype, self.steps))  # one pass over memory
-        out[:a], out[b:] = self.base[:a], self.base[b:]
-        np.add(self.base[a:b], self.steps[j] * self.directions[w, a:b], out=out[a:b])
-        return out
+        out[np.arange(stop - start), self.axes[start:stop]] += self.steps[start:stop]
 
     def take(self, rows):
         """The points `rows` (a list of indices) alone."""
         if self.axes is not None:
             return Points(self.base, self.steps[rows], axes=self.axes[rows])
         return Points(self.base, self.steps[rows], directions=self.directions,
-                      which=self.which[rows])
+                      which=None if self.which is None else self.which[rows])
 
 
 class GlobalRandom:
@@ -72,6 +85,10 @@ class GlobalRandom:
     def before_call(self):
         if self.draws:
             np.random.set_state(self.saved)
+
+    def rewind(self):
+        """Back to the caller's state, before a call is made again."""
+        np.random.set_state(self.saved)
 
     def restore(self):
         """Put the caller's state back; return True if the cost drew although its first call
@@ -111,19 +128,44 @@ class Evaluator:
     def __init__(self, cost_fn, layout, batched, random_state, label="cost_fn"):
         self.cost_fn, self.layout, self.random, self.label = cost_fn, layout, random_state, label
         self.mode, self.count = batched, 0
+        self.shares = True  # see `at`
         self.detected = False  # batching was decided by `settle` (then a failure falls back)
         self.returned_complex = False  # did the last call return a complex value?
 
-    def single(self, point):
-        """The cost at one point (n,) that is the evaluator's own (the cost may keep or write
-        the views of it that it gets)."""
+    def single(self, parameters):
+        """The cost at `parameters`, a dict of tensors that the cost may keep."""
         self.random.before_call()
+        value = scalar_cost(self.cost_fn(parameters), self.label)
         self.count += 1
-        value = scalar_cost(self.cost_fn(self.layout.unflatten(point)), self.label)
         self.returned_complex = type(value) is not np.float64 and np.iscomplexobj(value)
         if self.count == 1:
             self.random.seen_first_call()
         return value
+
+    def at(self, points, j, dtype):
+        """The cost at point j of `points`, in `dtype`: the tensors it moves are fresh arrays
+        of its own, the others read-only views of the base, shared by every call (a point
+        of a large network is mostly copies otherwise). A cost that writes into them fails
+        (NumPy refuses); from then on every call gets copies of its own."""
+        layout = self.layout
+        lo, hi = layout.cover(*points.span(j)) if self.shares else (0, layout.n)
+        block = np.empty(hi - lo, np.result_type(dtype, points.steps))
+        points.write(j, lo, hi, block)
+        if hi - lo == layout.n:
+            return self.single(layout.unflatten(block))
+        try:
+            return self.single(layout.assemble(points.shared, lo, hi, block))
+        except Exception:  # noqa: BLE001 -- whatever it was, copies tell
+            pass
+        # Again with copies: if it fails again, the failure was the cost's own, and is raised
+        # from here, without the first one chained to it.
+        self.shares = False
+        self.random.rewind()
+        try:
+            return self.at(points, j, dtype)
+        except Exception:
+            self.shares = True  # it fails with copies too: the failure is the cost's own
+            raise
 
     def costs(self, points, dtype=None):
         """The costs (k,) at `points` (a `Points`), in `dtype` (default: the points' own;
@@ -133,7 +175,7 @@ class Evaluator:
         out = np.empty(k, dtype=np.result_type(dtype, np.float64))
         if not self.mode:
             for j in range(k):
-                out[j] = self.single(points.point(j, dtype))
+                out[j] = self.at(points, j, dtype)
             return out
         chunk = max(1, BATCH_BYTES // (self.layout.n * np.dtype(dtype).itemsize))
         try:

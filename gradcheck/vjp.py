@@ -28,7 +28,8 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
     ----------
     fn : callable
         ``fn(inputs) -> ndarray`` of float64, of any shape `out_shape` (0-d allowed): the
-        layer's output. It gets a fresh copy of `inputs` at every call. If it also takes every
+        layer's output. It gets a fresh dict at every call, as `check_gradients`' `cost_fn`
+        does (arrays of its own, or read-only views that stay unchanged). If it also takes every
         input stacked as (B, *shape) and returns (B, *out_shape), the calls are batched (see
         `batched`).
     inputs : dict of str -> ndarray of float64

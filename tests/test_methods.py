@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gradcheck import check_gradients, estimate, evaluate, inputs
-from gradcheck.methods import CENTRAL, COMPLEX, Items, Method, Site, measure
+from gradcheck.methods import CENTRAL, COMPLEX, Directions, Items, Method, Site, measure
 from gradcheck.tolerances import EPS, MAX_NOISY_STEP, ROUNDOFF_ULPS
 
 # D(h) = (J(theta + h) - J(theta)) / h: first order, so its step balances truncation O(h)
@@ -112,7 +112,7 @@ def site_of(cost, theta0):
     problem = inputs.checked({"w": theta0}, {"dw": theta0}, "central", None, 1e-7, 0, False)
     evaluator = evaluate.Evaluator(lambda p: cost(p["w"]), problem.layout, False,
                                    evaluate.GlobalRandom())
-    J0 = evaluator.single(theta0.copy())
+    J0 = evaluator.costs(evaluate.Points(theta0, np.zeros(1)))[0]
     return Site(evaluator, theta0, J0, rounding(J0))
 
 
@@ -129,9 +129,10 @@ def test_measure_along_axes_and_directions_estimates_the_derivative(method):
     tolerance = 1e-12 if method.imaginary else 1e-4
     along_axes = measure(site, method, Items(axes=np.arange(3)), h)
     np.testing.assert_allclose(along_axes.D, gradient, rtol=tolerance)
-    V = np.array([[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]])
+    V = Directions(np.array([0, 2]), (np.array([0.6, 0.8]), np.array([1.0])))
     along = measure(site, method, Items(directions=V), h[:2])
-    np.testing.assert_allclose(along.D, V @ gradient, rtol=tolerance)
+    np.testing.assert_allclose(along.D, [0.6 * gradient[0] + 0.8 * gradient[1], gradient[2]],
+                               rtol=tolerance)
 
 
 def test_measure_evaluates_2h_only_for_the_items_h_does_not_settle():
