@@ -359,6 +359,7 @@ def _early(problem, evaluator, why):
 
 def _report(problem, evaluator, findings, difference, rows, noise, step):
     """The report; `step` is the one the method used."""
+    findings, rows = explain.shapes(findings, rows, problem.misshapen)
     verdict, reason = explain.conclusion(findings)
     return GradientCheckReport(
         verdict=verdict, difference=float(difference),
