@@ -29,20 +29,31 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
     ----------
     fn : callable
         ``fn(inputs) -> ndarray`` of float64, of any shape `out_shape` (0-d allowed): the
-        layer's output. It gets a fresh copy of `inputs` at every call. If it also takes every
-        input stacked as (B, *shape) and returns (B, *out_shape), the calls are batched (see
+        layer's output; or a tuple or dict of such arrays for a layer with several outputs
+        (an LSTM step's ``(next_h, next_c)``), each of its own shape, but no cache: CS231n's
+        ``lstm_step_forward(...)[:2]``, not the whole ``(next_h, next_c, cache)``. It gets a
+        fresh copy of `inputs` at every call. If it also takes every input stacked as
+        (B, *shape) and returns every output as (B, *out_shape), the calls are batched (see
         `batched`).
     inputs : dict of str -> ndarray of float64
         Everything the check differentiates, data and parameters alike, e.g.
         ``{"A_prev": A, "W": W, "b": b}``; constants live in `fn`'s closure. Never modified,
         not even by an `fn` or `vjp` that writes into them through a closure.
     vjp : callable
-        ``vjp(dout) -> dict`` holding ``"d" + name`` for every input, shaped like it; other
-        keys are ignored. It gets a copy of dout (out_shape) at every call. The course's
-        ``linear_backward(dZ, cache)`` returns a tuple; wrap it as
-        ``lambda dZ: dict(zip(("dA_prev", "dW", "db"), linear_backward(dZ, cache)))``.
-    dout : ndarray of float64, shape out_shape, or None
-        The upstream gradient; None draws a seeded standard Gaussian one. Never modified.
+        ``vjp(dout) -> dict`` holding ``"d" + name`` for every input, shaped like it (other
+        keys are ignored); or a tuple (or list) of the gradients in the order of `inputs`'
+        keys, as CS231n's ``affine_backward(dout, cache)`` returns ``(dx, dw, db)`` for
+        ``{"x": x, "w": w, "b": b}``: a dict keeps the order its keys were inserted in. A
+        tuple of another length, or whose shapes fit the inputs in another order only, or in
+        none, raises ValueError (naming the order that fits, if one does); shapes cannot
+        tell same-shaped inputs (prev_h, prev_c) apart. It gets a fresh
+        copy of dout, structured like `fn`'s output, at every call.
+        A gradient with its input's number of entries but another shape is a finding, as in
+        `check_gradients`.
+    dout : ndarray of float64, shape out_shape; tuple or dict of them; or None
+        The upstream gradient, structured like `fn`'s output (a tuple in its order, or a
+        dict with its keys); None draws a seeded standard Gaussian one so structured. Never
+        modified.
     method, epsilon, threshold, seed, batched
         As for `check_gradients`. `seed` also seeds the random upstream gradients (a private
         generator; np.random is not touched).
@@ -57,9 +68,10 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
 
     Notes
     -----
-    The numerical check is `check_gradients` on the cost ``sum(fn(inputs) * dout)``, whose
-    gradient is J^T dout, J the Jacobian of `fn`. A single dout can hide an error: a backward
-    written for dout = ones is right at dout = ones. So `vjp` must also be
+    The numerical check is `check_gradients` on the cost ``sum(fn(inputs) * dout)`` (summed
+    over every output for several), whose gradient is J^T dout, J the Jacobian of `fn`. A
+    single dout can hide an error: a backward written for dout = ones is right at dout =
+    ones. So `vjp` must also be
 
     - linear in dout, as J^T dout is: at random d1, d2, ``vjp(a d1 + b d2)`` must equal
       ``a vjp(d1) + b vjp(d2)`` to round-off (`LINEARITY_RTOL`); a `vjp` that returns the

@@ -276,3 +276,18 @@ def test_gradient_of_the_wrong_size_is_refused():
     with pytest.raises(ValueError, match=r"`gradients\['db'\]` has shape \(1, 4\), expected "
                        r"\(5,\) like `parameters\['b'\]`: 4 entries, not 5"):
         check_gradients(cost, parameters, {**gradients, "db": np.ones((1, 4))})
+
+
+@pytest.mark.parametrize("batched", [None, True, False])
+def test_several_outputs_of_a_layer_that_batches(batched):
+    rng = np.random.default_rng(0)
+    inputs = {"z": rng.normal(size=(3, 2))}
+
+    def vjp(dout):
+        dtanh, dsquare = dout
+        return {"dz": dtanh * (1 - np.tanh(inputs["z"]) ** 2) + dsquare * 2 * inputs["z"]}
+
+    report = check_vjp(lambda values: (np.tanh(values["z"]), values["z"] ** 2), inputs, vjp,
+                       batched=batched)
+    assert report.verdict == "pass", report.reason
+    assert report.batched is (batched is not False)
