@@ -291,3 +291,33 @@ def test_several_outputs_of_a_layer_that_batches(batched):
                        batched=batched)
     assert report.verdict == "pass", report.reason
     assert report.batched is (batched is not False)
+
+
+def test_random_dout_of_a_dict_output_is_a_dict_with_its_keys():
+    fn, inputs, cache = _lstm_case()
+    seen = []
+
+    def vjp(d):
+        seen.append(sorted(d))
+        return lstm_step_backward(d["next_h"], d["next_c"], cache)
+
+    report = check_vjp(lambda values: dict(zip(("next_h", "next_c"), fn(values), strict=True)),
+                       inputs, vjp)
+    assert report.verdict == "pass", report.reason
+    assert seen and all(keys == ["next_c", "next_h"] for keys in seen)
+
+
+def test_caller_s_structured_dout_and_inputs_unchanged_when_vjp_raises():
+    fn, inputs, cache = _lstm_case()
+    saved = {name: value.copy() for name, value in inputs.items()}
+    dout = (np.ones((2, 2)), np.full((2, 2), 2.0))
+
+    def vjp(d):
+        d[0][...] = 0.0
+        inputs["x"][...] = 0.0  # through the closure
+        raise RuntimeError("backward failed")
+
+    with pytest.raises(RuntimeError, match="backward failed"):
+        check_vjp(fn, inputs, vjp, dout=dout)
+    assert np.array_equal(dout[0], np.ones((2, 2))) and np.array_equal(dout[1], np.full((2, 2), 2.0))
+    assert all(np.array_equal(inputs[name], saved[name]) for name in saved)
