@@ -21,7 +21,7 @@ lint: $(VENV)/installed
 # silicon). The checker computes in float64 alone, so they must give the same results there.
 CHECKER_TESTS := tests/test_check_gradients.py tests/test_estimate.py tests/test_evaluate.py \
 	tests/test_methods.py tests/test_judge.py tests/test_explain.py tests/test_properties.py \
-	tests/test_families.py tests/test_vjp.py tests/test_gc_utils.py
+	tests/test_families.py tests/test_vjp.py tests/test_gc_utils.py tests/test_real_layers.py
 
 # Unit tests, public-test checks, the grader's attacks and the stored notebook; the checker's
 # suites again with np.longdouble = float64; the notebook again on the Prescott OpenBLAS kernel:

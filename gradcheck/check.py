@@ -44,6 +44,10 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
         np.matrix are refused.
     gradients : dict of str -> ndarray of float64
         ``gradients["d" + name]`` shaped like ``parameters[name]``; other keys are ignored.
+        One with the same number of entries but another shape (``db`` (1, C) for ``b``
+        (C,), a transposed ``dW``) is a finding: the check runs on its values in C order
+        (``np.ravel``) and fails, the reason naming the shapes first, then saying whether
+        those values agree. Another number of entries raises ValueError.
     method : {"central", "complex", "directional"} or gradcheck.methods.Method
         Central differences per entry; the complex step Im J(theta + ih e) / h per entry
         (`cost_fn` must accept complex arrays); or two seeded random directions per tensor,
@@ -358,6 +362,7 @@ def _early(problem, evaluator, why):
 
 def _report(problem, evaluator, findings, difference, rows, noise, step):
     """The report; `step` is the one the method used."""
+    findings, rows = explain.shapes(findings, rows, problem.misshapen)
     verdict, reason = explain.conclusion(findings)
     return GradientCheckReport(
         verdict=verdict, difference=float(difference),

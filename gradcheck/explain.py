@@ -1,6 +1,7 @@
 """Explaining what is wrong: one row per tensor, with the pattern of its error and its kinks;
 the findings of a check, and the verdict and reason decided once from them."""
 
+import dataclasses
 from typing import NamedTuple
 
 import numpy as np
@@ -126,6 +127,7 @@ class Findings(NamedTuple):
     dominant: int = 0  # the largest part of the uncertainty: 0 round-off, 1 truncation, 2 curvature
     epsilon: float | None = None  # the caller's step
     by_complex_step: bool = False  # central differences could not settle it; the complex step did
+    misshapen: tuple = ()  # (inputs.Misshapen, its row's verdict from its values) per misshapen key
 
 
 def findings(problem, evidence, judgement, probe, rows):
@@ -155,6 +157,8 @@ def findings(problem, evidence, judgement, probe, rows):
 def conclusion(found):
     """The verdict ("pass", "fail" or "inconclusive") decided from the Findings `found`, and
     its reason in one or two sentences (details stay in the rows)."""
+    if found.misshapen:  # a fail whatever the values say, which the rest of the reason tells
+        return "fail", _misshapen(found, *conclusion(found._replace(misshapen=())))
     noise = "" if found.noise is None else f"{found.noise.relative:.0e} × |J|"
     difference = fmt_difference(found.difference, found.threshold)
     if found.early:
@@ -200,6 +204,34 @@ def conclusion(found):
         return "pass", (f"every gradient agrees with the numerical one: difference {difference} "
                         f"(threshold {found.threshold:.1e}){kinks}{settled}.")
     return "inconclusive", why + "."
+
+
+def shapes(found, rows, misshapen):
+    """`found` and `rows` with the gradients of the wrong shape (`inputs.Misshapen`, their
+    values checked in C order): their rows marked "wrong", and each with the verdict its
+    values got in `found.misshapen`."""
+    if not misshapen:
+        return found, rows
+    keys = {m.key for m in misshapen}
+    return (found._replace(misshapen=tuple((m, rows[m.key].verdict) for m in misshapen)),
+            {key: dataclasses.replace(row, verdict="wrong") if key in keys else row
+             for key, row in rows.items()})
+
+
+def _misshapen(found, verdict, reason):
+    """The reason of a check with gradients of the wrong shape: the shapes first, then what
+    their values, taken in order, are, then the `verdict` and `reason` of the values alone."""
+    shapes = "; ".join(f"{m.key} has shape {m.shape}; the {m.noun} {m.name} has shape "
+                       f"{m.expected}" for m, _ in found.misshapen)
+    said = {"ok": "agree with the numerical gradient", "wrong": "are also wrong"}
+    values = [(m.key, said.get(row, "could not be judged")) for m, row in found.misshapen]
+    told = (f"its values {values[0][1]}" if len(values) == 1 else
+            "; ".join(f"the values of {key} {what}" for key, what in values))
+    if verdict == "pass":
+        return (f"{shapes}. Taken in order, {told} (difference "
+                f"{fmt_difference(found.difference, found.threshold)}, threshold "
+                f"{found.threshold:.1e}).")
+    return f"{shapes}. Taken in order, {told}; {reason}"
 
 
 def _cause(found, noise):

@@ -4,6 +4,7 @@ import bisect
 import functools
 import numbers
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -70,6 +71,17 @@ class Layout:
         return {name: point[..., a:b].reshape(lead + shape) for name, shape, a, b in self.slices}
 
 
+class Misshapen(NamedTuple):
+    """A gradient with its parameter's number of entries but another shape: checked on its
+    values in C order (flattened), and a finding of its own."""
+
+    key: str  # the gradient key, "db"
+    name: str  # the parameter, "b"
+    noun: str  # what the parameter is called in the check: "parameter" or "input"
+    shape: tuple  # the gradient's shape, (1, 10)
+    expected: tuple  # the parameter's shape, (10,)
+
+
 @dataclass(frozen=True)
 class Problem:
     """A validated check: what to differentiate, against which gradient, how."""
@@ -84,11 +96,16 @@ class Problem:
     threshold: float
     seed: int
     batched: bool | None
+    misshapen: tuple = ()  # a Misshapen per gradient of the wrong shape, in parameter order
 
 
 def checked(parameters, gradients, method, epsilon, threshold, seed, batched, *,
             parameters_label="parameters", gradients_label="gradients"):
-    """Validate the arguments of a check and return its `Problem` (copies, never views)."""
+    """Validate the arguments of a check and return its `Problem` (copies, never views).
+
+    A gradient with its parameter's number of entries but another shape is taken in C order
+    and recorded in `Problem.misshapen`; another number of entries raises ValueError.
+    """
     if not isinstance(parameters, dict):
         raise TypeError(f"`{parameters_label}` must be a dict of name -> float64 array, "
                         f"got {type(parameters).__name__}")
@@ -97,7 +114,7 @@ def checked(parameters, gradients, method, epsilon, threshold, seed, batched, *,
     if not isinstance(gradients, dict):
         raise TypeError(f"`{gradients_label}` must be a dict holding 'd' + name for every "
                         f"parameter, got {type(gradients).__name__}")
-    thetas, grads, slots = [], [], []
+    thetas, grads, slots, misshapen = [], [], [], []
     for name, value in parameters.items():
         if not isinstance(name, str):
             raise TypeError(f"`{parameters_label}` keys must be str, got {name!r}")
@@ -110,9 +127,13 @@ def checked(parameters, gradients, method, epsilon, threshold, seed, batched, *,
         if key not in gradients:
             raise ValueError(f"`{gradients_label}` has no key {key!r} for parameter {name!r}")
         gradient = float64_array(f"{gradients_label}[{key!r}]", gradients[key])
-        if gradient.shape != value.shape:
+        if gradient.size != value.size:
             raise ValueError(f"`{gradients_label}[{key!r}]` has shape {gradient.shape}, "
-                             f"expected {value.shape} like `{parameters_label}[{name!r}]`")
+                             f"expected {value.shape} like `{parameters_label}[{name!r}]`: "
+                             f"{gradient.size} entries, not {value.size}")
+        if gradient.shape != value.shape:
+            misshapen.append(Misshapen(key, name, parameters_label.removesuffix("s"),
+                                       gradient.shape, value.shape))
         thetas.append(value.ravel())
         grads.append(gradient.ravel())
         slots.append((name, value.shape))
@@ -143,7 +164,7 @@ def checked(parameters, gradients, method, epsilon, threshold, seed, batched, *,
     return Problem(Layout(slots), theta0, np.concatenate(grads), scheme,
                    scheme.name if isinstance(method, Method) else method, method == "directional",
                    None if epsilon is None else float(epsilon), float(threshold), int(seed),
-                   batched)
+                   batched, tuple(misshapen))
 
 
 def float64_array(label, value):

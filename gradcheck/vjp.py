@@ -8,7 +8,8 @@ import numpy as np
 
 from gradcheck import check
 from gradcheck.evaluate import GlobalRandom
-from gradcheck.inputs import checked, float64_array
+from gradcheck.inputs import checked
+from gradcheck.structure import Outputs, gradients_by_order, shapes_of, upstream
 from gradcheck.tolerances import (
     DOUT_STREAM,
     LINEARITY_COEFFICIENTS,
@@ -28,21 +29,32 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
     ----------
     fn : callable
         ``fn(inputs) -> ndarray`` of float64, of any shape `out_shape` (0-d allowed): the
-        layer's output. It gets a fresh dict at every call, as `check_gradients`' `cost_fn`
-        does (arrays of its own, or read-only views that stay unchanged). If it also takes every
-        input stacked as (B, *shape) and returns (B, *out_shape), the calls are batched (see
+        layer's output; or a tuple or dict of such arrays for a layer with several outputs
+        (an LSTM step's ``(next_h, next_c)``), each of its own shape, but no cache: CS231n's
+        ``lstm_step_forward(...)[:2]``, not the whole ``(next_h, next_c, cache)``. It gets a
+        fresh dict at every call, as `check_gradients`' `cost_fn` does (arrays of its own, or
+        read-only views that stay unchanged). If it also takes every input stacked as
+        (B, *shape) and returns every output as (B, *out_shape), the calls are batched (see
         `batched`).
     inputs : dict of str -> ndarray of float64
         Everything the check differentiates, data and parameters alike, e.g.
         ``{"A_prev": A, "W": W, "b": b}``; constants live in `fn`'s closure. Never modified,
         not even by an `fn` or `vjp` that writes into them through a closure.
     vjp : callable
-        ``vjp(dout) -> dict`` holding ``"d" + name`` for every input, shaped like it; other
-        keys are ignored. It gets a copy of dout (out_shape) at every call. The course's
-        ``linear_backward(dZ, cache)`` returns a tuple; wrap it as
-        ``lambda dZ: dict(zip(("dA_prev", "dW", "db"), linear_backward(dZ, cache)))``.
-    dout : ndarray of float64, shape out_shape, or None
-        The upstream gradient; None draws a seeded standard Gaussian one. Never modified.
+        ``vjp(dout) -> dict`` holding ``"d" + name`` for every input, shaped like it (other
+        keys are ignored); or a tuple (or list) of the gradients in the order of `inputs`'
+        keys, as CS231n's ``affine_backward(dout, cache)`` returns ``(dx, dw, db)`` for
+        ``{"x": x, "w": w, "b": b}``: a dict keeps the order its keys were inserted in. A
+        tuple of another length, or whose shapes fit the inputs in another order only, or in
+        none, raises ValueError (naming the order that fits, if one does); shapes cannot
+        tell same-shaped inputs (prev_h, prev_c) apart. It gets a fresh
+        copy of dout, structured like `fn`'s output, at every call.
+        A gradient with its input's number of entries but another shape is a finding, as in
+        `check_gradients`.
+    dout : ndarray of float64, shape out_shape; tuple or dict of them; or None
+        The upstream gradient, structured like `fn`'s output (a tuple in its order, or a
+        dict with its keys); None draws a seeded standard Gaussian one so structured. Never
+        modified.
     method, epsilon, threshold, seed, batched
         As for `check_gradients`. `seed` also seeds the random upstream gradients (a private
         generator; np.random is not touched).
@@ -57,9 +69,10 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
 
     Notes
     -----
-    The numerical check is `check_gradients` on the cost ``sum(fn(inputs) * dout)``, whose
-    gradient is J^T dout, J the Jacobian of `fn`. A single dout can hide an error: a backward
-    written for dout = ones is right at dout = ones. So `vjp` must also be
+    The numerical check is `check_gradients` on the cost ``sum(fn(inputs) * dout)`` (summed
+    over every output for several), whose gradient is J^T dout, J the Jacobian of `fn`. A
+    single dout can hide an error: a backward written for dout = ones is right at dout =
+    ones. So `vjp` must also be
 
     - linear in dout, as J^T dout is: at random d1, d2, ``vjp(a d1 + b d2)`` must equal
       ``a vjp(d1) + b vjp(d2)`` to round-off (`LINEARITY_RTOL`); a `vjp` that returns the
@@ -87,9 +100,7 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
                    parameters_label="inputs")
     given = dout is not None
     if given:  # a float64 copy
-        dout = np.array(float64_array("dout", dout), copy=True)
-        if not np.isfinite(dout).all():
-            raise ValueError("`dout` must be finite, got NaN or inf")
+        dout = upstream(dout)
     random_state = GlobalRandom()  # fn and vjp may draw from np.random: the caller's after
     try:
         # errstate: as in the pipeline, a non-finite output is reported, not warned about.
@@ -104,37 +115,34 @@ def _check(fn, inputs, vjp, base, dout, given):
     check(s), linearity, and the report."""
     layout, seed = base.layout, base.seed
     values = layout.unflatten(base.theta0)  # views of a private copy; fn gets copies of them
-    out = _output(fn({name: value.copy() for name, value in values.items()}))
+    # fn's output(s) and every dout, flat (n,): one array, or a tuple or dict of them
+    outputs = Outputs(fn({name: value.copy() for name, value in values.items()}))
     rng = np.random.default_rng([seed, DOUT_STREAM])
-    if given:
-        if dout.shape != out.shape:
-            raise ValueError(f"`dout` has shape {dout.shape}, expected {out.shape} like "
-                             "`fn(inputs)`")
-    else:
-        dout = rng.standard_normal(out.shape)
-    d2 = rng.standard_normal(out.shape)  # the second dout: linearity, and the random check
+    dout = outputs.dout(dout) if given else rng.standard_normal(outputs.layout.n)
+    d2 = rng.standard_normal(outputs.layout.n)  # the second dout: linearity, the random check
     notes = set()
 
     def problem(upstream, method="directional" if base.directional else base.method):
-        gradients = _call_vjp(vjp, upstream, inputs, notes)
+        gradients = _call_vjp(vjp, upstream, outputs, layout, inputs, notes)
         return checked(values, gradients, method, base.epsilon, base.threshold, seed,
                        base.batched, parameters_label="inputs", gradients_label="vjp(dout)")
 
     first = problem(dout)
-    second = problem(d2, RANDOM_DOUT_METHOD)
+    # A shape finding is the same at every dout: the first check's reason tells it.
+    second = dataclasses.replace(problem(d2, RANDOM_DOUT_METHOD), misshapen=())
     a, b = LINEARITY_COEFFICIENTS
     combined = problem(a * dout + b * d2)
     linearity, wrong = _linearity(layout, first.grad, second.grad, combined.grad, given)
 
-    report = _run(fn, dout, out.shape, first)
-    report.evaluations += 1  # the call of fn that gave out_shape
-    shape = "()" if out.ndim == 0 else str(out.shape)
+    report = _run(fn, dout, outputs, first)
+    report.evaluations += 1  # the call of fn that gave the outputs' shapes
+    shape = outputs.described()
     results = [_Result("the check at the caller's dout" if given else "the numerical check",
                        report.verdict, report.reason)]
     if given:
-        report.context.append(f"upstream gradient: the caller's dout, shape {shape}: "
+        report.context.append(f"upstream gradient: the caller's dout, {shape}: "
                               f"{report.verdict}.")
-        extra = _run(fn, d2, out.shape, second)
+        extra = _run(fn, d2, outputs, second)
         report.evaluations += extra.evaluations
         report.context.append(
             "a single dout can hide an error (a backward written for dout = ones is right at "
@@ -151,7 +159,7 @@ def _check(fn, inputs, vjp, base, dout, given):
             f"dout only{written_for}" if (report.verdict, extra.verdict) == ("pass", "fail")
             else "the check at a seeded random dout", extra.verdict, extra.reason))
     else:
-        report.context.append(f"upstream gradient: a seeded standard Gaussian dout, shape "
+        report.context.append(f"upstream gradient: a seeded standard Gaussian dout, "
                               f"{shape} (seed {seed}).")
     results.append(linearity)
     if linearity.verdict == "pass" and linearity.reason:
@@ -189,31 +197,27 @@ def _combined(results):
                              for r in results if r.verdict == verdict)
 
 
-def _output(out):
-    """The first output of `fn`, validated: a float64 array."""
-    if isinstance(out, tuple):
-        raise TypeError("`fn` returned a tuple, such as the course's (A, cache): return the "
-                        "output alone, e.g. `lambda inputs: forward(inputs['Z'])[0]`")
-    return float64_array("fn(inputs)", out)
-
-
-def _call_vjp(vjp, dout, inputs, notes):
-    """``vjp(dout)`` on a copy of dout, with `inputs` put back after the call: a `vjp` that
-    writes into either still sees the same arguments at every call."""
-    argument = dout.copy()
+def _call_vjp(vjp, dout, outputs, layout, inputs, notes):
+    """``vjp`` of a fresh copy of dout (n,), shaped like `fn`'s output(s) by `outputs`, with
+    `inputs` put back after the call: a `vjp` that writes into either still sees the same
+    arguments at every call. A tuple of gradients is read in the order of `layout`."""
+    argument = outputs.unflatten(dout)
     with _kept(inputs) as written:
         gradients = vjp(argument)
-    if not np.array_equal(argument, dout):
+    after = outputs.flat(argument)
+    if after is None or not np.array_equal(after, dout):
         notes.add("note: vjp writes into its argument dout (it was given a copy); in a network "
                   "that overwrites the upstream gradient: copy it first, e.g. "
                   "`dZ = np.array(dA, copy=True)`.")
     if written:
         notes.add("note: vjp writes into `inputs` (put back after every call); in a network "
                   "that overwrites the layer's cache.")
-    if isinstance(gradients, tuple):
-        raise TypeError("`vjp` returned a tuple, such as linear_backward's (dA_prev, dW, db): "
-                        "return a dict holding 'd' + name, e.g. `lambda dZ: dict(zip(('dA_prev',"
-                        " 'dW', 'db'), linear_backward(dZ, cache)))`")
+    if isinstance(gradients, (tuple, list)):
+        return gradients_by_order(gradients, layout)
+    if not isinstance(gradients, dict):
+        raise TypeError(f"`vjp(dout)` must be a dict holding 'd' + name for every input, or a "
+                        f"tuple of them in the order of `inputs`' keys ({', '.join(layout.keys)}),"
+                        f" got {type(gradients).__name__}")
     return gradients
 
 
@@ -239,8 +243,9 @@ def _kept(inputs):
                 written.append(True)
 
 
-def _cost(fn, dout, out_shape, layout, refused):
-    """``sum(fn(values) * dout)``, also for inputs stacked as (B, *shape): then (B,).
+def _cost(fn, dout, outputs, layout, refused):
+    """``sum(fn(values) * dout)``, `fn`'s output(s) and dout flat (n,) by `outputs`, also for
+    inputs stacked as (B, *shape): then (B,).
 
     An output of a new shape raises, and is also appended to `refused`: the pipeline takes
     an exception during an optional evaluation (the complex step) for a refusal of complex
@@ -250,12 +255,14 @@ def _cost(fn, dout, out_shape, layout, refused):
 
     def cost_fn(values):
         lead = values[name].shape[:values[name].ndim - ndim]  # () or (B,)
-        out = np.asarray(fn(values))
-        if out.shape != lead + out_shape:
+        raw = fn(values)
+        out = outputs.flat(raw, lead)
+        if out is None:
+            got = shapes_of(raw)
             if lead:  # fn cannot batch: the pipeline falls back to single calls
-                raise ValueError(f"`fn` returned shape {out.shape} for inputs stacked as "
-                                 f"{lead} + shape, expected {lead + out_shape}")
-            refused.append(ValueError(f"`fn` returned shape {out.shape}, but {out_shape} at "
+                raise ValueError(f"`fn` returned {got} for inputs stacked as {lead} + shape, "
+                                 f"expected every output stacked the same way")
+            refused.append(ValueError(f"`fn` returned {got}, but {outputs.expected} at "
                                       "its first call: its output must keep its shape"))
             raise refused[-1]
         # The same summation for one point and a batch, so that batching is verified exactly.
@@ -264,10 +271,10 @@ def _cost(fn, dout, out_shape, layout, refused):
     return cost_fn
 
 
-def _run(fn, dout, out_shape, problem):
+def _run(fn, dout, outputs, problem):
     """`check.run` of <fn, dout> on `problem`, raising a change of `fn`'s output shape."""
     refused = []
-    report = check.run(_cost(fn, dout, out_shape, problem.layout, refused), problem, label="fn")
+    report = check.run(_cost(fn, dout, outputs, problem.layout, refused), problem, label="fn")
     if refused:
         raise refused[0]
     return report
