@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 
 from gradcheck import estimate, explain, inputs, judge
-from gradcheck.evaluate import Evaluator, GlobalRandom, Points
+from gradcheck.evaluate import Evaluator, GlobalRandom
 from gradcheck.methods import (
     CENTRAL,
     COMPLEX,
@@ -31,12 +31,10 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
     Parameters
     ----------
     cost_fn : callable
-        ``cost_fn(parameters) -> float``. It gets a fresh dict at every call: the tensors the
-        point moves are arrays of its own, the others read-only views that stay unchanged,
-        so it may keep them all. A cost that writes into its arguments is seen to (NumPy
-        refuses the write) and from then on gets copies of its own. A cost written with ``@``
-        and ``axis=-1`` reductions may also take every parameter stacked as (B, *shape) and
-        return (B,); see `batched`. An int, a bool or a tuple such as ``(cost, cache)`` is refused.
+        ``cost_fn(parameters) -> float``. It gets a fresh dict of arrays of its own at every
+        call, so it may keep or write them. A cost written with ``@`` and ``axis=-1``
+        reductions may also take every parameter stacked as (B, *shape) and return (B,);
+        see `batched`. An int, a bool or a tuple such as ``(cost, cache)`` is refused.
     parameters : dict of str -> ndarray of float64
         Any names, shapes and sizes; never modified. Inputs such as ``"X"`` are just more
         entries: their gradient ``"dX"`` is checked like any other. float16/float32 (their
@@ -135,7 +133,7 @@ def _check(problem, evaluator):
     """One check, top to bottom: every evaluation of the cost happens here or in `measure`."""
     layout, threshold = problem.layout, problem.threshold
     rng = np.random.default_rng(problem.seed)
-    J0 = evaluator.costs(Points(problem.theta0, np.zeros(1)))[0]
+    J0 = evaluator.single(problem.theta0.copy())  # the cost may write into its arguments
     if not np.isfinite(J0):
         return _early(problem, evaluator, f"the cost at `parameters` is {float(J0)}, so no "
                       "derivative can be estimated")
@@ -228,8 +226,12 @@ def _directions(problem, site, rng):
     factor = site.noise.step_factor(method.order)
     h = tensor_steps(problem.theta0, layout, method, problem.epsilon, factor)
     owner = np.repeat(np.arange(layout.count), DIRECTIONS)
-    V = Directions(layout.starts[owner], tuple(unit_direction(rng, b - a) for _, _, a, b in
-                                               layout.slices for _ in range(DIRECTIONS)))
+    # Every run in one buffer: one allocation, not one per direction (which also keeps the
+    # allocator from handing the points' memory back to the OS between calls, measured as
+    # ~500 page faults per check at n = 52751).
+    sizes = (layout.stops - layout.starts)[owner]
+    runs = np.split(np.empty(DIRECTIONS * layout.n), np.cumsum(sizes)[:-1])
+    V = Directions(layout.starts[owner], tuple(unit_direction(rng, len(run), run) for run in runs))
     along = V.dot(problem.grad)
     est = measure(site, method, Items(directions=V), h[owner], settle=(along, problem.threshold))
     kinked = np.unique(owner[est.kink]).tolist()

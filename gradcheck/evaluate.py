@@ -10,16 +10,12 @@ class Points:
     directions[which[j]]`` (`directions` a `methods.Directions`; `which` defaults to j), or
     ``base`` itself (neither), written on demand so that none is stored whole.
 
-    `steps` may be complex (imaginary) for the complex step. `base` (n,) is never written:
-    the cost gets read-only views of it for the tensors a point does not move (`shared`);
-    an owner that is read-only itself keeps them from being made writeable.
+    `steps` may be complex (imaginary) for the complex step; `base` (n,) is never written.
     """
 
     def __init__(self, base, steps, axes=None, directions=None, which=None):
         self.base, self.steps, self.axes, self.directions = base, steps, axes, directions
         self.which = np.arange(len(steps)) if which is None and directions is not None else which
-        self.shared = base.view()
-        self.shared.flags.writeable = False
         if directions is not None:
             self.first, self.stop = directions.start.tolist(), directions.stop.tolist()
 
@@ -49,6 +45,12 @@ class Points:
         # in place: a temporary as large as a big tensor would cost a fresh allocation
         run = np.multiply(self.directions.rows[self.which[j]], self.steps[j], out=out[a - lo:b - lo])
         run += base[a:b]
+
+    def point(self, j, dtype):
+        """Point j as a fresh array (n,) of its own."""
+        out = np.empty(len(self.base), np.result_type(dtype, self.steps))
+        self.write(j, 0, len(out), out)
+        return out
 
     def fill(self, start, stop, out):
         """Write points start..stop-1 into the rows of `out` (stop - start, n)."""
@@ -85,10 +87,6 @@ class GlobalRandom:
     def before_call(self):
         if self.draws:
             np.random.set_state(self.saved)
-
-    def rewind(self):
-        """Back to the caller's state, before a call is made again."""
-        np.random.set_state(self.saved)
 
     def restore(self):
         """Put the caller's state back; return True if the cost drew although its first call
@@ -128,44 +126,19 @@ class Evaluator:
     def __init__(self, cost_fn, layout, batched, random_state, label="cost_fn"):
         self.cost_fn, self.layout, self.random, self.label = cost_fn, layout, random_state, label
         self.mode, self.count = batched, 0
-        self.shares = True  # see `at`
         self.detected = False  # batching was decided by `settle` (then a failure falls back)
         self.returned_complex = False  # did the last call return a complex value?
 
-    def single(self, parameters):
-        """The cost at `parameters`, a dict of tensors that the cost may keep."""
+    def single(self, point):
+        """The cost at one point (n,) that is the evaluator's own (the cost may keep or write
+        the views of it that it gets)."""
         self.random.before_call()
-        value = scalar_cost(self.cost_fn(parameters), self.label)
         self.count += 1
+        value = scalar_cost(self.cost_fn(self.layout.unflatten(point)), self.label)
         self.returned_complex = type(value) is not np.float64 and np.iscomplexobj(value)
         if self.count == 1:
             self.random.seen_first_call()
         return value
-
-    def at(self, points, j, dtype):
-        """The cost at point j of `points`, in `dtype`: the tensors it moves are fresh arrays
-        of its own, the others read-only views of the base, shared by every call (a point
-        of a large network is mostly copies otherwise). A cost that writes into them fails
-        (NumPy refuses); from then on every call gets copies of its own."""
-        layout = self.layout
-        lo, hi = layout.cover(*points.span(j)) if self.shares else (0, layout.n)
-        block = np.empty(hi - lo, np.result_type(dtype, points.steps))
-        points.write(j, lo, hi, block)
-        if hi - lo == layout.n:
-            return self.single(layout.unflatten(block))
-        try:
-            return self.single(layout.assemble(points.shared, lo, hi, block))
-        except Exception:  # noqa: BLE001 -- whatever it was, copies tell
-            pass
-        # Again with copies: if it fails again, the failure was the cost's own, and is raised
-        # from here, without the first one chained to it.
-        self.shares = False
-        self.random.rewind()
-        try:
-            return self.at(points, j, dtype)
-        except Exception:
-            self.shares = True  # it fails with copies too: the failure is the cost's own
-            raise
 
     def costs(self, points, dtype=None):
         """The costs (k,) at `points` (a `Points`), in `dtype` (default: the points' own;
@@ -175,7 +148,7 @@ class Evaluator:
         out = np.empty(k, dtype=np.result_type(dtype, np.float64))
         if not self.mode:
             for j in range(k):
-                out[j] = self.at(points, j, dtype)
+                out[j] = self.single(points.point(j, dtype))
             return out
         chunk = max(1, BATCH_BYTES // (self.layout.n * np.dtype(dtype).itemsize))
         try:

@@ -1,6 +1,5 @@
 """The arguments of a check, validated: the layout of the tensors in theta, and float64 copies."""
 
-import bisect
 import functools
 import numbers
 from dataclasses import dataclass
@@ -35,7 +34,6 @@ class Layout:
         self.n = int(self.stops[-1])
         self.count = len(sizes)
         self._sizes = sizes
-        self._starts, self._stops = self.starts.tolist(), self.stops.tolist()  # for `cover`
         # (name, shape, start, stop) of every tensor
         self.slices = list(zip(self.names, self.shapes, self.starts.tolist(),
                                self.stops.tolist(), strict=True))
@@ -49,19 +47,6 @@ class Layout:
     def owner(self):
         """(n,) the tensor of each entry (made on first use: "directional" never needs it)."""
         return np.repeat(np.arange(self.count), self._sizes)
-
-    def cover(self, a, b):
-        """The run of whole tensors (lo, hi) that holds entries a..b-1 ((0, 0) if none)."""
-        if a == b:
-            return 0, 0
-        first, last = bisect.bisect_right(self._starts, a) - 1, bisect.bisect_left(self._stops, b)
-        return self._starts[first], self._stops[last]
-
-    def assemble(self, base, lo, hi, block):
-        """name -> tensor: a view of `block` (entries lo..hi-1 of a point, whole tensors) for
-        the tensors it holds, else a view of `base` (n,)."""
-        return {name: (block[a - lo:b - lo] if lo <= a and b <= hi else base[a:b]).reshape(shape)
-                for name, shape, a, b in self.slices}
 
     def unflatten(self, point):
         """name -> view of `point` (..., n) as the tensor (..., *shape)."""
@@ -141,8 +126,7 @@ def checked(parameters, gradients, method, epsilon, threshold, seed, batched, *,
         raise ValueError(f"`method` must be one of {', '.join(map(repr, METHODS))} or a "
                          f"gradcheck.methods.Method, got {method!r}")
     theta0 = np.concatenate(thetas)  # concatenate copies: nothing can touch the caller's arrays
-    # Read-only: the cost gets views of it (`evaluate.Points`), which then cannot be written.
-    theta0.flags.writeable = False
+    theta0.flags.writeable = False  # the checker's own: every point is a copy of it
     if epsilon is not None:
         positive_real("epsilon", epsilon)
         scale = max(1.0, float(np.max(np.abs(theta0))))

@@ -32,8 +32,7 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
         layer's output; or a tuple or dict of such arrays for a layer with several outputs
         (an LSTM step's ``(next_h, next_c)``), each of its own shape, but no cache: CS231n's
         ``lstm_step_forward(...)[:2]``, not the whole ``(next_h, next_c, cache)``. It gets a
-        fresh dict at every call, as `check_gradients`' `cost_fn` does (arrays of its own, or
-        read-only views that stay unchanged). If it also takes every input stacked as
+        fresh copy of `inputs` at every call. If it also takes every input stacked as
         (B, *shape) and returns every output as (B, *out_shape), the calls are batched (see
         `batched`).
     inputs : dict of str -> ndarray of float64

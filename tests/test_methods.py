@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gradcheck import check_gradients, estimate, evaluate, inputs
-from gradcheck.methods import CENTRAL, COMPLEX, Directions, Items, Method, Site, measure
+from gradcheck.methods import CENTRAL, COMPLEX, Directions, Items, Method, Site, measure, unit_direction
 from gradcheck.tolerances import EPS, MAX_NOISY_STEP, ROUNDOFF_ULPS
 
 # D(h) = (J(theta + h) - J(theta)) / h: first order, so its step balances truncation O(h)
@@ -112,7 +112,7 @@ def site_of(cost, theta0):
     problem = inputs.checked({"w": theta0}, {"dw": theta0}, "central", None, 1e-7, 0, False)
     evaluator = evaluate.Evaluator(lambda p: cost(p["w"]), problem.layout, False,
                                    evaluate.GlobalRandom())
-    J0 = evaluator.costs(evaluate.Points(theta0, np.zeros(1)))[0]
+    J0 = evaluator.single(theta0.copy())
     return Site(evaluator, theta0, J0, rounding(J0))
 
 
@@ -158,3 +158,17 @@ def test_measure_of_an_optional_complex_step_is_none_for_a_cost_that_refuses_it(
     assert measure(site, COMPLEX, items, np.full(2, 1e-20), optional=True) is None
     with pytest.raises(TypeError, match="`cost_fn` must accept complex parameters"):
         measure(site, COMPLEX, items, np.full(2, 1e-20))
+
+
+@pytest.mark.parametrize("error", ["one entry", "two entries", "dense"])
+def test_unit_directions_see_an_error_no_less_often_than_gaussian_ones(error):
+    # P(|v.e| < 0.1 |e| / sqrt(n)) is 0.0797 for a Gaussian unit v whatever e: the uniform
+    # draws of `unit_direction` must not make a small projection (a missed bug) more likely.
+    n, draws = 50, 20000
+    rng = np.random.default_rng(7)
+    e = {"one entry": np.eye(n)[3], "two entries": np.eye(n)[3] - np.eye(n)[4],
+         "dense": rng.standard_normal(n)}[error]
+    e /= np.linalg.norm(e)
+    small = np.mean([abs(unit_direction(rng, n) @ e) * np.sqrt(n) < 0.1 for _ in range(draws)])
+    assert small < 1.15 * 0.0797
+    assert np.isclose(np.linalg.norm(unit_direction(rng, n)), 1.0)
