@@ -6,67 +6,57 @@ from gradcheck.tolerances import BATCH_BYTES, BATCH_RTOL
 
 
 class Points:
-    """k points ``base + steps[j] * e_axes[j]`` (axis steps), ``base + steps[j] *
-    directions[which[j]]`` (`directions` a `methods.Directions`; `which` defaults to j), or
-    ``base`` itself (neither), written on demand so that none is stored whole.
+    """k points ``base + steps[j] * e_axes[j]`` (axis steps) or ``base + steps[j] *
+    directions[which[j]]`` (`directions` a `methods.Directions`; `which` defaults to j),
+    written on demand so that none is stored whole.
 
     `steps` may be complex (imaginary) for the complex step; `base` (n,) is never written.
     """
 
     def __init__(self, base, steps, axes=None, directions=None, which=None):
         self.base, self.steps, self.axes, self.directions = base, steps, axes, directions
-        self.which = np.arange(len(steps)) if which is None and directions is not None else which
+        self.which = np.arange(len(steps)) if which is None and axes is None else which
         if directions is not None:
             self.first, self.stop = directions.start.tolist(), directions.stop.tolist()
 
     def __len__(self):
         return len(self.steps)
 
-    def span(self, j):
-        """The run of entries a..b-1 that point j moves off `base` (empty for a zero step)."""
-        if self.steps[j] == 0 or (self.axes is None and self.directions is None):
-            return 0, 0
-        if self.axes is not None:
-            a = int(self.axes[j])
-            return a, a + 1
-        w = self.which[j]
-        return self.first[w], self.stop[w]
-
-    def write(self, j, lo, hi, out):
-        """Write entries lo..hi-1 of point j, a run that holds its `span`, into `out`."""
-        a, b = self.span(j)
-        base = self.base
-        out[:max(a - lo, 0)], out[b - lo:] = base[lo:max(a, lo)], base[max(b, lo):hi]
-        if a == b:
-            return
-        if self.axes is not None:
-            out[a - lo] = base[a] + self.steps[j]
-            return
-        # in place: a temporary as large as a big tensor would cost a fresh allocation
-        run = np.multiply(self.directions.rows[self.which[j]], self.steps[j], out=out[a - lo:b - lo])
-        run += base[a:b]
-
     def point(self, j, dtype):
         """Point j as a fresh array (n,) of its own."""
+        if self.axes is not None:
+            out = self.base.astype(dtype, copy=True)
+            out[self.axes[j]] += self.steps[j]
+            return out
         out = np.empty(len(self.base), np.result_type(dtype, self.steps))
-        self.write(j, 0, len(out), out)
+        self._along(j, out)
         return out
 
     def fill(self, start, stop, out):
         """Write points start..stop-1 into the rows of `out` (stop - start, n)."""
         if self.axes is None:
             for row, j in zip(out, range(start, stop), strict=True):
-                self.write(j, 0, len(self.base), row)
+                self._along(j, row)
             return
         out[:] = self.base
         out[np.arange(stop - start), self.axes[start:stop]] += self.steps[start:stop]
+
+    def _along(self, j, out):
+        """Write point j, a step along its direction, into `out` (n,), each entry once: only
+        the direction's run is computed, in place (a temporary as large as a big tensor
+        would cost a fresh allocation)."""
+        w = self.which[j]
+        a, b = self.first[w], self.stop[w]
+        out[:a], out[b:] = self.base[:a], self.base[b:]
+        run = np.multiply(self.directions.rows[w], self.steps[j], out=out[a:b])
+        run += self.base[a:b]
 
     def take(self, rows):
         """The points `rows` (a list of indices) alone."""
         if self.axes is not None:
             return Points(self.base, self.steps[rows], axes=self.axes[rows])
         return Points(self.base, self.steps[rows], directions=self.directions,
-                      which=None if self.which is None else self.which[rows])
+                      which=self.which[rows])
 
 
 class GlobalRandom:
