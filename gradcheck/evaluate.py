@@ -113,6 +113,7 @@ class Evaluator:
         self.mode, self.count = batched, 0
         self.detected = False  # batching was decided by `settle` (then a failure falls back)
         self.returned_complex = False  # did the last call return a complex value?
+        self.refused = None  # what `cost_fn` raised in the last `try_costs` that gave None
 
     def single(self, point):
         """The cost at one point (n,) that is the evaluator's own (the cost may keep or write
@@ -160,7 +161,8 @@ class Evaluator:
         self.cost_fn = guarded
         try:
             return self.costs(points, dtype)
-        except CostRefused:
+        except CostRefused as refused:
+            self.refused = refused.__cause__
             return None
         finally:
             self.cost_fn = cost_fn
@@ -176,11 +178,11 @@ class Evaluator:
                "pass batched=None to detect this, or batched=False")
         try:
             values = self.cost_fn(self.layout.unflatten(stack))
-        except CostRefused:
-            raise
         except Exception as error:
-            if probing:
+            if probing:  # single calls will tell whether the cost refuses the points themselves
                 raise BatchRefused from error
+            if isinstance(error, CostRefused):
+                raise
             raise ValueError(f"`{self.label}` failed on a batch of {size} points "
                              f"({type(error).__name__}: {error}); {fix}") from error
         values = np.asarray(values)
