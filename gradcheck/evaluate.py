@@ -149,8 +149,10 @@ class Evaluator:
     def try_costs(self, points, dtype):
         """`costs`, or None when `cost_fn` itself raises: for optional evidence (the complex
         step of a cost that may not take complex parameters). The checker's own errors, and
-        a value that is no cost, still raise."""
-        cost_fn = self.cost_fn
+        a value that is no cost, still raise. Batching stays as it was: a batch refused here
+        (single calls then tell whether the cost refuses the points themselves) says nothing
+        of real points."""
+        cost_fn, batching = self.cost_fn, (self.mode, self.detected)
 
         def guarded(parameters):
             try:
@@ -166,6 +168,7 @@ class Evaluator:
             return None
         finally:
             self.cost_fn = cost_fn
+            self.mode, self.detected = batching
 
     def batch(self, points, start, stop, dtype, probing=False):
         """One call of the cost on points start..stop-1 stacked as (B, *shape) per tensor;

@@ -247,3 +247,17 @@ def test_a_max_pool_tie_routed_to_every_tied_entry_is_between_the_slopes_not_a_s
     text = str(report)
     assert text.count("(between the one-sided slopes: accepted)") == 2
     assert "subgradient" not in text
+
+
+def test_a_batched_cost_that_refuses_complex_parameters_stays_batched_for_central_differences():
+    rng = np.random.default_rng(3)
+    X, w = rng.standard_normal((3, 6)), rng.standard_normal(3)
+
+    def cost(p):  # takes a leading batch axis: (B, 3) -> (B,)
+        return np.sum(scipy.special.expit(p["w"] @ X) ** 2, axis=-1)
+
+    s = scipy.special.expit(w @ X)
+    report = check_gradients(cost, {"w": w}, {"dw": X @ (2 * s * s * (1 - s))}, method="complex")
+    central = check_gradients(cost, {"w": w}, {"dw": X @ (2 * s * s * (1 - s))})
+    assert (report.verdict, report.method, report.batched) == ("pass", "central", True)
+    assert report.evaluations == central.evaluations + 1  # the complex step refused at its first point
