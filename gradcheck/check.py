@@ -164,9 +164,11 @@ def _check(problem, evaluator):
         found = {int(t): _bisect(problem, site, rng, int(t), evidence.h[evidence.owner == t][0])
                  for t in np.flatnonzero(judgement.wrong)}
     rows = explain.rows(layout, evidence, judgement, found)
-    findings = explain.findings(problem, evidence, judgement, noise_probe, rows)
+    findings = explain.findings(problem, evidence, judgement, noise_probe, rows)._replace(
+        complex_refused=bool(refused))
     # 6. Central differences that cannot resolve the derivatives: the complex step may.
-    if explain.conclusion(findings)[0] == "inconclusive" and _numerical(problem, judgement):
+    if explain.conclusion(findings)[0] == "inconclusive" and not refused and \
+            _numerical(problem, judgement):
         cross = measure(site, COMPLEX, evidence.items, evidence.cross)
         sharp = None if isinstance(cross, Refusal) else estimate.sharpened(evidence.estimate,
                                                                             cross)

@@ -134,6 +134,7 @@ class Findings(NamedTuple):
     epsilon: float | None = None  # the caller's step
     by_complex_step: bool = False  # central differences could not settle it; the complex step did
     supported: float = float("nan")  # the least threshold this measurement supports (`supported`)
+    complex_refused: bool = False  # the cost took no complex parameters (see `refusal`)
 
 
 def findings(problem, evidence, judgement, probe, rows):
@@ -263,13 +264,15 @@ def _cause(found, noise):
                 f"{certify}")
     part = ["round-off dominates", "truncation error dominates",
             "the cost is curved or has kinks"][found.dominant]
+    complex_step = ("method='complex' with a cost that takes complex parameters (see the notes)"
+                    if found.complex_refused else "method='complex'")
     if found.epsilon is None:
         why = ": the gradient is small against the cost's rounding" if found.dominant == 0 else ""
         return (f"{part} {'even ' if found.dominant < 2 else ''}at the step chosen for it{why}; "
-                "use method='complex'")
+                f"use {complex_step}")
     advice = ["a larger epsilon, epsilon=None", "a smaller epsilon, epsilon=None",
               "a smaller epsilon"][found.dominant]
-    return f"{part} at epsilon={found.epsilon:.1e}; use {advice} or method='complex'"
+    return f"{part} at epsilon={found.epsilon:.1e}; use {advice} or {complex_step}"
 
 
 def _entries(count):
