@@ -1,5 +1,6 @@
 """check_gradients: the pipeline, from the cost's values to the report."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -12,6 +13,7 @@ from gradcheck.methods import (
     Directions,
     Evidence,
     Items,
+    Refusal,
     Site,
     entry_steps,
     halves,
@@ -48,9 +50,11 @@ def check_gradients(cost_fn, parameters, gradients, *, method="central", epsilon
         those values agree. Another number of entries raises ValueError.
     method : {"central", "complex", "directional"} or gradcheck.methods.Method
         Central differences per entry; the complex step Im J(theta + ih e) / h per entry
-        (`cost_fn` must accept complex arrays); or two seeded random directions per tensor,
-        with bisection to the wrong entries, for large networks. A `Method` of one's own
-        (its points, weights, order and step) is measured per entry.
+        (where `cost_fn` raises for complex parameters or returns real values for them,
+        central differences run instead, and the report's notes say why); or two seeded
+        random directions per tensor, with bisection to the wrong entries, for large
+        networks. A `Method` of one's own (its points, weights, order and step) is measured
+        per entry.
     epsilon : float or None
         The absolute step; None chooses it per entry (see Notes). At most max(1, |theta|).
     threshold : float
@@ -145,9 +149,15 @@ def _check(problem, evaluator):
                       "private random generator?) and no difference can be trusted; seed it, "
                       "or draw with np.random")
     site = Site(evaluator, problem.theta0, J0, noise_probe.noise)
-    # 2. Every item (entry or direction) measured once.
+    # 2. Every item (entry or direction) measured once; where the cost refuses the complex
+    # step, by central differences instead.
     evidence = (_directions(problem, site, rng) if problem.directional else
                 _entries(problem, site, noise_probe))
+    refused = ""
+    if isinstance(evidence, Refusal):
+        refused = explain.refusal(evaluator.label, evidence)
+        problem = dataclasses.replace(problem, method=CENTRAL, name=CENTRAL.name)
+        evidence = _entries(problem, site, noise_probe)
     # 3. Items too uncertain to certify, measured again where the judge asks (a given
     # epsilon is checked as given).
     if problem.epsilon is None:
@@ -160,11 +170,14 @@ def _check(problem, evaluator):
         found = {int(t): _bisect(problem, site, rng, int(t), evidence.h[evidence.owner == t][0])
                  for t in np.flatnonzero(judgement.wrong)}
     rows = explain.rows(layout, evidence, judgement, found)
-    findings = explain.findings(problem, evidence, judgement, noise_probe, rows)
+    findings = explain.findings(problem, evidence, judgement, noise_probe, rows)._replace(
+        complex_refused=bool(refused))
     # 6. Central differences that cannot resolve the derivatives: the complex step may.
-    if explain.conclusion(findings)[0] == "inconclusive" and _numerical(problem, judgement):
-        cross = measure(site, COMPLEX, evidence.items, evidence.cross, optional=True)
-        sharp = None if cross is None else estimate.sharpened(evidence.estimate, cross)
+    if explain.conclusion(findings)[0] == "inconclusive" and not refused and \
+            _numerical(problem, judgement):
+        cross = measure(site, COMPLEX, evidence.items, evidence.cross)
+        sharp = None if isinstance(cross, Refusal) else estimate.sharpened(evidence.estimate,
+                                                                            cross)
         if sharp is not None:
             sharp_evidence = evidence._replace(estimate=sharp)
             again = _judged(problem, site, sharp_evidence)
@@ -174,12 +187,13 @@ def _check(problem, evaluator):
                 judgement, rows = again, again_rows
                 findings = settled._replace(by_complex_step=True)
     return _report(problem, evaluator, findings, judgement.difference, rows,
-                   noise_probe.noise.relative, evidence.step)
+                   noise_probe.noise.relative, evidence.step, [refused] if refused else [])
 
 
 def _entries(problem, site, noise_probe):
     """Every entry measured by the problem's method; for the complex step, where central
-    differences contradict it, which tensors are not complex-safe."""
+    differences contradict it, which tensors are not complex-safe (or the Refusal of a cost
+    that takes no complex parameters)."""
     method, theta0, layout = problem.method, problem.theta0, problem.layout
     factor = 1.0 if method.imaginary else site.noise.step_factor(method.order)
     h = entry_steps(theta0, method, problem.epsilon, factor)
@@ -188,6 +202,8 @@ def _entries(problem, site, noise_probe):
     step = problem.epsilon or method.step * factor  # the report's
     if method.imaginary:
         est = measure(site, method, items, h)
+        if isinstance(est, Refusal):
+            return est
         # Its re-measurements are central differences, at their own step.
         again, factor = CENTRAL, site.noise.step_factor(CENTRAL.order)
         h_again = entry_steps(theta0, CENTRAL, None, factor)
@@ -332,7 +348,8 @@ def _judged(problem, site, evidence):
     cross = None
     if evidence.cross is not None and confirmation.confirmed.any():
         at = picks[confirmation.confirmed]
-        cross = measure(site, COMPLEX, evidence.items.take(at), evidence.cross[at], optional=True)
+        cross = measure(site, COMPLEX, evidence.items.take(at), evidence.cross[at])
+        cross = None if isinstance(cross, Refusal) else cross
     return judge.conclude(evidence, judgement, confirmation, problem.threshold, cross)
 
 
@@ -362,8 +379,8 @@ def _early(problem, evaluator, why):
                    float("nan"), rows, float("nan"), problem.epsilon or problem.method.step)
 
 
-def _report(problem, evaluator, findings, difference, rows, noise, step):
-    """The report; `step` is the one the method used."""
+def _report(problem, evaluator, findings, difference, rows, noise, step, context=()):
+    """The report; `step` is the one the method used, `context` notes it prints."""
     findings, rows = explain.shapes(findings, rows, problem.misshapen)
     verdict, reason = explain.conclusion(findings)
     return GradientCheckReport(
@@ -373,4 +390,4 @@ def _report(problem, evaluator, findings, difference, rows, noise, step):
         reason=reason, method=problem.name, epsilon=float(step),
         relative_step=problem.epsilon is None, threshold=problem.threshold,
         evaluations=evaluator.count, batched=bool(evaluator.mode), rows=rows,
-        noise=float(noise))
+        noise=float(noise), context=list(context))

@@ -118,6 +118,7 @@ class Evaluator:
         self.mode, self.count = batched, 0
         self.detected = False  # batching was decided by `settle` (then a failure falls back)
         self.returned_complex = False  # did the last call return a complex value?
+        self.refused = None  # what `cost_fn` raised in the last `try_costs` that gave None
 
     def single(self, point):
         """The cost at one point (n,) that is the evaluator's own (the cost may keep or write
@@ -153,8 +154,10 @@ class Evaluator:
     def try_costs(self, points, dtype):
         """`costs`, or None when `cost_fn` itself raises: for optional evidence (the complex
         step of a cost that may not take complex parameters). The checker's own errors, and
-        a value that is no cost, still raise."""
-        cost_fn = self.cost_fn
+        a value that is no cost, still raise. Batching stays as it was: a batch refused here
+        (single calls then tell whether the cost refuses the points themselves) says nothing
+        of real points."""
+        cost_fn, batching = self.cost_fn, (self.mode, self.detected)
 
         def guarded(parameters):
             try:
@@ -165,10 +168,12 @@ class Evaluator:
         self.cost_fn = guarded
         try:
             return self.costs(points, dtype)
-        except CostRefused:
+        except CostRefused as refused:
+            self.refused = refused.__cause__
             return None
         finally:
             self.cost_fn = cost_fn
+            self.mode, self.detected = batching
 
     def batch(self, points, start, stop, dtype, probing=False):
         """One call of the cost on points start..stop-1 stacked as (B, *shape) per tensor;
@@ -181,11 +186,11 @@ class Evaluator:
                "pass batched=None to detect this, or batched=False")
         try:
             values = self.cost_fn(self.layout.unflatten(stack))
-        except CostRefused:
-            raise
         except Exception as error:
-            if probing:
+            if probing:  # single calls will tell whether the cost refuses the points themselves
                 raise BatchRefused from error
+            if isinstance(error, CostRefused):
+                raise
             raise ValueError(f"`{self.label}` failed on a batch of {size} points "
                              f"({type(error).__name__}: {error}); {fix}") from error
         values = np.asarray(values)

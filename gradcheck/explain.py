@@ -2,13 +2,20 @@
 the findings of a check, and the verdict and reason decided once from them."""
 
 import dataclasses
+import re
 from typing import NamedTuple
 
 import numpy as np
 
 from gradcheck import judge as J
 from gradcheck.report import Kink, ParameterResult, fmt_difference
-from gradcheck.tolerances import FACTOR_ONE, PATTERN_RTOL, SAFETY
+from gradcheck.tolerances import (
+    FACTOR_ONE,
+    PATTERN_RTOL,
+    SAFETY,
+    SUPPORT_MARGIN,
+    SUPPORT_STEPS,
+)
 
 
 def rows(layout, evidence, judgement, found=None):
@@ -128,6 +135,8 @@ class Findings(NamedTuple):
     epsilon: float | None = None  # the caller's step
     by_complex_step: bool = False  # central differences could not settle it; the complex step did
     misshapen: tuple = ()  # (inputs.Misshapen, its row's verdict from its values) per misshapen key
+    supported: float = float("nan")  # the least threshold this measurement supports (`supported`)
+    complex_refused: bool = False  # the cost took no complex parameters (see `refusal`)
 
 
 def findings(problem, evidence, judgement, probe, rows):
@@ -151,7 +160,19 @@ def findings(problem, evidence, judgement, probe, rows):
         kinks_unsure=int(np.count_nonzero(status == J.KINK_UNSURE)),
         kinks=int(np.count_nonzero(status == J.KINK)),
         dominant=int(np.argmax([floor, truncation, np.nansum(est.unc) - floor - truncation])),
-        epsilon=problem.epsilon)
+        epsilon=problem.epsilon, supported=supported(judgement.bound, judgement.difference))
+
+
+def supported(bound, difference):
+    """The least threshold that a check with this precision `bound` and equation (2)
+    `difference` would pass: SUPPORT_MARGIN x the larger, rounded up to a SUPPORT_STEPS step
+    of its decade (NaN where either is not finite)."""
+    least = SUPPORT_MARGIN * max(bound, difference)
+    if not np.isfinite(least) or least <= 0:
+        return float("nan")
+    decade = int(np.floor(np.log10(least)))
+    return next(value for step in (*SUPPORT_STEPS, 10.0)
+                if (value := float(f"{step:g}e{decade}")) >= least)
 
 
 def conclusion(found):
@@ -234,20 +255,56 @@ def _misshapen(found, verdict, reason):
     return f"{shapes}. Taken in order, {told}; {reason}"
 
 
+# What an error raised for complex parameters shows of its cause: (its type, a pattern of
+# its message, the cause; {0} is the pattern's first group).
+REFUSALS = (
+    (TypeError, r"ufunc '(\w+)' not supported", "the function {0} has no complex version"),
+    (TypeError, r"float\(\) argument|can't convert complex|must be real number",
+     "a complex value was converted to float: float(), a math function, or an assignment into "
+     "a real array such as one made with np.zeros"),
+    (AssertionError, r"", "an assert in it failed"),
+)
+
+
+def refusal(label, refused):
+    """Why the complex step was not possible, so that central differences ran instead, in
+    one sentence, naming the cause where the `methods.Refusal` `refused` shows it."""
+    error = refused.error
+    if error is None:
+        what = "returned real values"
+        cause = ("NumPy cast a complex value to real on the way, as an output buffer made "
+                 "with np.zeros, float() or .astype(float) does" if refused.cast else
+                 "it drops their imaginary part; likely np.abs, a norm, np.var or .real")
+    else:
+        what = f"raised {type(error).__name__}"
+        message = str(error).splitlines()[0] if str(error) else ""
+        cause = next((text.format(*match.groups()) for kind, pattern, text in REFUSALS
+                      if isinstance(error, kind) and (match := re.search(pattern, message))),
+                     f"{message}{'; ' if message else ''}likely a function without a complex "
+                     "version (scipy.special, math, float()) or a check of the dtype")
+    return (f"the complex step was not possible: `{label}` {what} for complex parameters "
+            f"({cause}), so central differences ran instead.")
+
+
 def _cause(found, noise):
     """Which part of the error model dominates, as advice."""
     if found.noise.noisy:
+        certify = (f"; this measurement supports a threshold of {found.supported:.0e} or above"
+                   if found.supported < 1 else "")
         return (f"the cost is noisy ({noise}, measured; float32 arithmetic, quantization or a "
-                "saturated log(1 - sigmoid(z))), so compute it in float64, in a stable way")
+                f"saturated log(1 - sigmoid(z))), so compute it in float64, in a stable way"
+                f"{certify}")
     part = ["round-off dominates", "truncation error dominates",
             "the cost is curved or has kinks"][found.dominant]
+    complex_step = ("method='complex' with a cost that takes complex parameters (see the notes)"
+                    if found.complex_refused else "method='complex'")
     if found.epsilon is None:
         why = ": the gradient is small against the cost's rounding" if found.dominant == 0 else ""
         return (f"{part} {'even ' if found.dominant < 2 else ''}at the step chosen for it{why}; "
-                "use method='complex'")
+                f"use {complex_step}")
     advice = ["a larger epsilon, epsilon=None", "a smaller epsilon, epsilon=None",
               "a smaller epsilon"][found.dominant]
-    return f"{part} at epsilon={found.epsilon:.1e}; use {advice} or method='complex'"
+    return f"{part} at epsilon={found.epsilon:.1e}; use {advice} or {complex_step}"
 
 
 def _entries(count):

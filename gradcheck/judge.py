@@ -90,7 +90,7 @@ def judge(evidence, threshold, count):
     a, est, owner = evidence.analytic, evidence.estimate, evidence.owner
     finite = np.isfinite(est.D) & np.isfinite(est.unc) & np.isfinite(a)
     kink = est.kink & finite
-    # Only on a single entry do the one-sided slopes bound the subgradient; a direction
+    # Only on a single entry do the one-sided slopes bound the accepted values; a direction
     # through several entries can hide a wrong one in the interval between them.
     within_kink = kink & (a >= est.lo) & (a <= est.hi) & (evidence.entry >= 0)
     keep = finite & ~kink

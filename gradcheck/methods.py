@@ -1,6 +1,7 @@
 """The methods as data (where each evaluates the cost, how it combines the values, its order
 and step), and the one function that measures any method's items at any step."""
 
+import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -167,7 +168,14 @@ class Site(NamedTuple):
     noise: estimate.Noise
 
 
-def measure(site, method, items, h, settle=None, optional=False):
+class Refusal(NamedTuple):
+    """Why the cost took no complex parameters, so that the complex step was not possible."""
+
+    error: BaseException | None  # what the cost raised for them; None: it returned real values
+    cast: bool  # NumPy cast a complex value to real on the way (its ComplexWarning)
+
+
+def measure(site, method, items, h, settle=None):
     """The Estimates of `method` for `items` at steps h (k,): the one way the checker measures.
 
     A real method evaluates its offsets at h and at 2h (the error model needs both); with
@@ -176,15 +184,15 @@ def measure(site, method, items, h, settle=None, optional=False):
 
     Returns
     -------
-    Estimate, or None where `optional` and the cost does not take complex parameters (or
-    drops their imaginary part): then it is no evidence.
+    Estimate, or a Refusal where the method is imaginary and the cost raises for complex
+    parameters or returns real values for them (the checker's own errors still raise).
     """
     J0, noise = site.J0, site.noise
     if method.imaginary:
         values = _complex_costs(site, items.points(site.theta0.astype(np.complex128),
-                                                   method.evaluated, h), optional)
-        if values is None:
-            return None
+                                                   method.evaluated, h))
+        if isinstance(values, Refusal):
+            return values
         return estimate.imaginary(estimate.combine(method, J0, values.reshape(1, -1), h), noise)
     offsets = method.evaluated
     width = len(offsets)
@@ -202,26 +210,19 @@ def measure(site, method, items, h, settle=None, optional=False):
         method, J0, J[:, rest], J2.reshape(width, -1), h[rest], noise))
 
 
-def _complex_costs(site, points, optional):
-    """The complex costs at `points`, with clear errors for a cost that is not complex-safe;
-    where `optional`, None instead (the checker's own errors still raise)."""
-    evaluator = site.evaluator
-    label = f"`{evaluator.label}`"
-    if optional:
-        values = evaluator.try_costs(points, np.complex128)
-        return values if values is not None and evaluator.returned_complex else None
-    try:
-        values = evaluator.costs(points, np.complex128)
-    except (TypeError, ValueError) as error:
-        if label in str(error) and "complex" not in str(error):
-            raise  # the checker's own error about the function, raised on a complex point
-        raise TypeError(f"{label} must accept complex parameters for method='complex' (avoid "
-                        "float(), np.maximum, np.abs, norms and np.vdot); it raised "
-                        f"{type(error).__name__}: {error}") from error
-    if not evaluator.returned_complex:
-        raise TypeError(f"{label} returned real values for complex parameters, so it drops the "
-                        "imaginary part; method='complex' needs a complex-safe cost")
-    return values
+def _complex_costs(site, points):
+    """The complex costs at `points`, or a Refusal. The first point is evaluated alone, so
+    that a refusal costs one evaluation."""
+    evaluator, values = site.evaluator, []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", np.exceptions.ComplexWarning)
+        for rows in ([0], list(range(1, len(points)))):
+            part = evaluator.try_costs(points.take(rows), np.complex128)
+            if part is None or not evaluator.returned_complex:
+                cast = any(issubclass(w.category, np.exceptions.ComplexWarning) for w in caught)
+                return Refusal(evaluator.refused if part is None else None, cast)
+            values.append(part)
+    return np.concatenate(values)
 
 
 def entry_steps(theta0, method, epsilon, factor=1.0):

@@ -3,7 +3,14 @@
 import html
 from dataclasses import dataclass, field
 
-from gradcheck.tolerances import KINKS_SHOWN, MAX_FOUND, PATTERN_SHOWN, ROUNDOFF_NOTED, SHOWN_BELOW
+from gradcheck.tolerances import (
+    KINKS_SHOWN,
+    MAX_FOUND,
+    PATTERN_SHOWN,
+    ROUNDOFF_NOTED,
+    SHOWN_BELOW,
+    VALUE_DIGITS,
+)
 
 
 @dataclass
@@ -14,7 +21,7 @@ class Kink:
     analytic: float
     left: float  # one-sided derivative (J(theta) - J(theta - h)) / h
     right: float  # one-sided derivative (J(theta + h) - J(theta)) / h
-    valid: bool  # analytic lies between left and right: a one-sided subgradient
+    valid: bool  # analytic lies between left and right (accepted; not always a subgradient)
 
 
 @dataclass
@@ -73,11 +80,10 @@ class GradientCheckReport:
         lines = []
         for row in self.rows.values():
             shown = row.verdict != "ok" and row.worst_index is not None
+            values = fmt_pair(row.analytic, row.numeric) if shown else ("-", "-")
             lines.append([row.gradient, str(row.shape),
                           fmt_difference(row.difference, self.threshold), row.verdict,
-                          str(row.worst_index) if shown else "-",
-                          fmt_value(row.analytic) if shown else "-",
-                          fmt_value(row.numeric) if shown else "-"])
+                          str(row.worst_index) if shown else "-", *values])
         return header, lines
 
     def _notes(self):
@@ -101,11 +107,12 @@ class GradientCheckReport:
                 if not row.entries_complete:
                     tail += f" (the search stops at {MAX_FOUND})"
                 notes.append(f"{row.pattern}: " + "; ".join(
-                    f"{index} analytic {fmt_value(a)}, numeric {fmt_value(d)}"
-                    for index, a, d in shown) + tail)
+                    "{} analytic {}, numeric {} (relative error {})".format(
+                        index, *fmt_pair(a, d), fmt_relative(a, d)) for index, a, d in shown)
+                    + tail)
         kinks = [(row.gradient, kink) for row in self.rows.values() for kink in row.kinks]
         for key, kink in kinks[:KINKS_SHOWN]:
-            what = ("between the one-sided slopes: a valid subgradient" if kink.valid else
+            what = ("between the one-sided slopes: accepted" if kink.valid else
                     "outside the one-sided slopes: not checked (several units may switch at "
                     "once there)")
             notes.append(f"kink at {key}{kink.index}: left {fmt_value(kink.left)}, right "
@@ -145,6 +152,24 @@ def fmt_difference(x, threshold):
     return f"< {bound:.0e}" if x < bound else f"{x:.1e}"
 
 
-def fmt_value(x):
-    """An analytic or numeric value with 4 significant digits."""
-    return "-" if x is None else f"{float(x) + 0.0:.4g}"
+def fmt_value(x, digits=VALUE_DIGITS):
+    """An analytic or numeric value with `digits` significant digits (trailing zeros kept
+    beyond VALUE_DIGITS, so that two values shown with more digits show as many)."""
+    form = "#" if digits > VALUE_DIGITS else ""
+    return "-" if x is None else f"{float(x) + 0.0:{form}.{digits}g}"
+
+
+def fmt_pair(analytic, numeric):
+    """Both values with VALUE_DIGITS significant digits, or as many more as it takes for two
+    different values to print differently (at most 17, float64's)."""
+    for digits in range(VALUE_DIGITS, 18):
+        pair = fmt_value(analytic, digits), fmt_value(numeric, digits)
+        if pair[0] != pair[1]:
+            break
+    return pair
+
+
+def fmt_relative(analytic, numeric):
+    """The relative error of one entry, |analytic - numeric| / max(|analytic|, |numeric|),
+    with 2 significant digits."""
+    return f"{abs(analytic - numeric) / max(abs(analytic), abs(numeric)):#.2g}"

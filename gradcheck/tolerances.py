@@ -58,8 +58,13 @@ FACTOR_ONE = 5e-3  # a factor this close to 1 (or -1) is not named as a factor
 SHOWN_BELOW = 0.1  # differences below this x threshold are shown as a bound (their digits
 #                    are round-off, which changes with the CPU's BLAS kernel)
 PATTERN_SHOWN = 3  # wrong entries listed by value
+VALUE_DIGITS = 4  # significant digits of an analytic or numeric value (more where two print alike)
 KINKS_SHOWN = 5  # kinks listed in the notes
 ROUNDOFF_NOTED = 1e-13  # a noise below this x |J| is reported as "float64 round-off"
+# The threshold a noisy cost supports is this x the precision reached (and the difference):
+# a check at a wider threshold re-measures fewer items, so it is less precise than this one.
+SUPPORT_MARGIN = 2.0
+SUPPORT_STEPS = (1.0, 2.0, 5.0)  # ... rounded up to one of these x a power of ten
 
 # -- check_vjp ------------------------------------------------------------------------------
 # vjp(a d1 + b d2) = a vjp(d1) + b vjp(d2) holds to round-off (~1e-15 relative) for a linear

@@ -7,7 +7,17 @@ import numpy as np
 import pytest
 
 from gradcheck import check_gradients, estimate, evaluate, inputs
-from gradcheck.methods import CENTRAL, COMPLEX, Directions, Items, Method, Site, measure, unit_direction
+from gradcheck.methods import (
+    CENTRAL,
+    COMPLEX,
+    Directions,
+    Items,
+    Method,
+    Refusal,
+    Site,
+    measure,
+    unit_direction,
+)
 from gradcheck.tolerances import EPS, MAX_NOISY_STEP, ROUNDOFF_ULPS
 
 # D(h) = (J(theta + h) - J(theta)) / h: first order, so its step balances truncation O(h)
@@ -147,17 +157,30 @@ def test_measure_evaluates_2h_only_for_the_items_h_does_not_settle():
     assert est.truncation[1] > 0 and est.truncation[0] == est.truncation[2] == 0
 
 
-def test_measure_of_an_optional_complex_step_is_none_for_a_cost_that_refuses_it():
+def test_measure_of_the_complex_step_is_a_refusal_for_a_cost_that_raises_after_one_call():
     def real_only(w):
         if np.iscomplexobj(w):
             raise TypeError("real parameters only")
         return cubic(w)
 
     site = site_of(real_only, np.array([0.3, 1.0]))
-    items = Items(axes=np.arange(2))
-    assert measure(site, COMPLEX, items, np.full(2, 1e-20), optional=True) is None
-    with pytest.raises(TypeError, match="`cost_fn` must accept complex parameters"):
-        measure(site, COMPLEX, items, np.full(2, 1e-20))
+    before = site.evaluator.count
+    refused = measure(site, COMPLEX, Items(axes=np.arange(2)), np.full(2, 1e-20))
+    assert isinstance(refused, Refusal) and str(refused.error) == "real parameters only"
+    assert not refused.cast and site.evaluator.count - before == 1  # the first point alone
+
+
+def test_measure_of_the_complex_step_is_a_refusal_for_a_cost_that_returns_real_values():
+    def buffered(w):
+        out = np.zeros(len(w))  # a float buffer: NumPy casts the complex values to real
+        out[:] = w ** 3
+        return np.sum(out)
+
+    site = site_of(buffered, np.array([0.3, 1.0, 2.0]))
+    before = site.evaluator.count
+    refused = measure(site, COMPLEX, Items(axes=np.arange(3)), np.full(3, 1e-20))
+    assert refused == Refusal(None, True)
+    assert site.evaluator.count - before == 1  # the first point alone
 
 
 @pytest.mark.parametrize("error", ["one entry", "two entries", "dense"])
