@@ -169,6 +169,8 @@ def _check(problem, evaluator):
     if problem.directional:
         found = {int(t): _bisect(problem, site, rng, int(t), evidence.h[evidence.owner == t][0])
                  for t in np.flatnonzero(judgement.wrong)}
+        judgement = _upheld(problem, site, evidence, judgement, found)
+        found = {t: entries for t, entries in found.items() if judgement.wrong[t]}
     rows = explain.rows(layout, evidence, judgement, found)
     findings = explain.findings(problem, evidence, judgement, noise_probe, rows)._replace(
         complex_refused=bool(refused))
@@ -320,6 +322,34 @@ def _bisect(problem, site, rng, t, h):
         if len(frontier) > room:
             frontier, complete = frontier[:max(room, 0)], False
     return found[:MAX_FOUND], complete
+
+
+def _upheld(problem, site, evidence, judgement, found):
+    """The `judgement` of directions, each conviction upheld only where the entries that
+    bisection `found` in the tensor are convicted as method="central" convicts an entry:
+    confirmed at wider steps along its own axis too.
+
+    A direction moves any one entry less than an axis step does, so its widest
+    re-measurements can all stay on one tread of the staircase that float64 makes of a
+    cost (a sigmoid underflowing to subnormals), where a discrepancy persists as a bug's
+    would. A tensor whose bisection found no single entry keeps its conviction.
+    """
+    layout = problem.layout
+    entries = np.array([e for t in found for e, _, _ in found[t][0]], dtype=int)
+    if not len(entries):
+        return judgement
+    items = Items(axes=entries)
+    h = entry_steps(problem.theta0, CENTRAL, problem.epsilon,
+                    site.noise.step_factor(CENTRAL.order))[entries]
+    est = measure(site, CENTRAL, items, h, settle=(problem.grad[entries], problem.threshold))
+    along_axes = _judged(problem, site, Evidence(
+        problem.grad[entries], est, layout.owner[entries], entries, items, CENTRAL, h,
+        evidence.step, np.zeros(layout.count, bool),
+        cross=entry_steps(problem.theta0, COMPLEX, None)[entries]))
+    searched = np.zeros(layout.count, bool)
+    searched[[t for t, (entries_t, _) in found.items() if entries_t]] = True
+    return judge.upheld(judgement, evidence.owner, problem.threshold,
+                        along_axes.wrong | ~searched)
 
 
 def _refined(site, evidence, threshold):

@@ -182,6 +182,16 @@ def conclude(evidence, judgement, confirmation, threshold, cross=None):
     return _summary(judgement._replace(status=status, unsafe=unsafe), threshold, evidence.owner)
 
 
+def upheld(judgement, owner, threshold, upheld):
+    """`judgement` with the convictions of the tensors not `upheld` ((count,) bool)
+    withdrawn: their wrong items unconfirmed."""
+    withdrawn = (judgement.status == WRONG) & ~upheld[owner]
+    if not withdrawn.any():
+        return judgement
+    status = np.where(withdrawn, UNCONFIRMED, judgement.status)
+    return _summary(judgement._replace(status=status), threshold, owner)
+
+
 def _summary(judgement, threshold, owner):
     """`judgement` with `wrong` and `unsure` per tensor from its status."""
     status, count = judgement.status, len(judgement.unsafe)

@@ -115,3 +115,17 @@ def test_complex_unsafe_needs_every_informative_central_difference_to_contradict
     assert list(judge.complex_unsafe(along, unc, again)) == [True, False]
     assert judge.agrees(1.0, 0.0, estimates([1.0 + SAFETY * 1e-7], [1e-6]))
     assert not judge.agrees(1.0, 0.0, estimates([2.0], [1e-6]))
+
+
+def test_a_conviction_not_upheld_is_withdrawn_and_the_others_stand():
+    # Two tensors convicted along directions; the entries of tensor 0 are not convicted
+    # along their axes: tensor 0's items become unconfirmed, tensor 1 stays wrong.
+    owner = np.array([0, 0, 1, 1])
+    status = np.array([judge.WRONG, judge.AGREES, judge.WRONG, judge.WRONG])
+    judgement = judge.Judgement(status, 0.5, np.array([0.5, 0.5]), 1e-9, np.array([1e-9] * 2),
+                                np.array([True, True]), np.array([False, False]),
+                                np.zeros(2, bool), np.zeros(0, int), ())
+    after = judge.upheld(judgement, owner, THRESHOLD, np.array([False, True]))
+    assert list(after.status) == [judge.UNCONFIRMED, judge.AGREES, judge.WRONG, judge.WRONG]
+    assert list(after.wrong) == [False, True] and list(after.unsure) == [True, False]
+    assert judge.upheld(judgement, owner, THRESHOLD, np.array([True, True])) is judgement
