@@ -84,8 +84,11 @@ def check_vjp(fn, inputs, vjp, *, dout=None, method="central", epsilon=None,
     The Deep Learning Specialization's ``linear_backward`` divides dW and db by m, the
     batch size: it returns the gradients of the mean cost over the batch, not J^T dout of
     the layer, and gets "dW is 1/m × the numerical gradient". Check it with those two
-    multiplied back, e.g. ``lambda dZ: dict(zip(("dA_prev", "dW", "db"), (dA, m * dW, m *
-    db)))`` where ``dA, dW, db = linear_backward(dZ, cache)``; dA_prev has no 1/m.
+    multiplied back, returned in the order of `inputs`' keys (dA_prev has no 1/m)::
+
+        def vjp(dZ):
+            dA_prev, dW, db = linear_backward(dZ, cache)
+            return dA_prev, m * dW, m * db
     """
     if not callable(fn):
         raise TypeError(f"`fn` must be callable, got {type(fn).__name__}")
