@@ -118,7 +118,6 @@ class Evaluator:
         self.mode, self.count = batched, 0
         self.detected = False  # batching was decided by `settle` (then a failure falls back)
         self.returned_complex = False  # did the last call return a complex value?
-        self.refused = None  # what `cost_fn` raised in the last `try_costs` that gave None
 
     def single(self, point):
         """The cost at one point (n,) that is the evaluator's own (the cost may keep or write
@@ -152,11 +151,11 @@ class Evaluator:
         return out
 
     def try_costs(self, points, dtype):
-        """`costs`, or None when `cost_fn` itself raises: for optional evidence (the complex
-        step of a cost that may not take complex parameters). The checker's own errors, and
-        a value that is no cost, still raise. Batching stays as it was: a batch refused here
-        (single calls then tell whether the cost refuses the points themselves) says nothing
-        of real points."""
+        """(`costs`, None), or (None, what `cost_fn` itself raised): for optional evidence
+        (the complex step of a cost that may not take complex parameters). The checker's own
+        errors, and a value that is no cost, still raise. Batching stays as it was: a batch
+        refused here (single calls then tell whether the cost refuses the points themselves)
+        says nothing of real points."""
         cost_fn, batching = self.cost_fn, (self.mode, self.detected)
 
         def guarded(parameters):
@@ -167,10 +166,9 @@ class Evaluator:
 
         self.cost_fn = guarded
         try:
-            return self.costs(points, dtype)
+            return self.costs(points, dtype), None
         except CostRefused as refused:
-            self.refused = refused.__cause__
-            return None
+            return None, refused.__cause__
         finally:
             self.cost_fn = cost_fn
             self.mode, self.detected = batching

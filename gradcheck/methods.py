@@ -217,10 +217,10 @@ def _complex_costs(site, points):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", np.exceptions.ComplexWarning)
         for rows in ([0], list(range(1, len(points)))):
-            part = evaluator.try_costs(points.take(rows), np.complex128)
+            part, error = evaluator.try_costs(points.take(rows), np.complex128)
             if part is None or not evaluator.returned_complex:
                 cast = any(issubclass(w.category, np.exceptions.ComplexWarning) for w in caught)
-                return Refusal(evaluator.refused if part is None else None, cast)
+                return Refusal(error, cast)
             values.append(part)
     return np.concatenate(values)
 
